@@ -1,0 +1,228 @@
+"""The projection pipeline both drivers share: decode → pure fold → DLQ → one SQL transaction.
+
+A driver (the faust agents in `streams.agents`, the replay loop) hands a batch of
+`SourceRecord`s to `Pipeline.process`. For every projection it:
+
+1. skips records below that projection's stored position (redeliveries);
+2. loads the snapshots the batch touches, and the catalogue states it refers to;
+3. calls the pure `projections.batch.apply_batch`;
+
+then sends the rejections to the DLQ (and waits for the broker), and finally writes every
+projection's result **in one transaction**, fenced by the generation it claimed. A crash at
+any point leaves the database at the last committed batch; the drivers always resume from
+the stored positions, never from Kafka's committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+
+from projections.batch import apply_batch, snapshot_keys
+from projections.policy import Policy
+from projections.records import (
+    AggregateKey,
+    BatchResult,
+    Decoded,
+    Rejection,
+    SourceRecord,
+    TopicPartition,
+)
+from projections.sequencing import MemoryCatalogue
+from projections.state import AgencyState, ProcedureState, state_from_json
+from projections.store import ProjectionStore
+from schemas.codec import AvroCodec
+from schemas.errors import DecodeError
+from schemas.events import (
+    CATALOGUE_TOPIC,
+    DossierForwarded,
+    DossierReceived,
+    DossierSubmitted,
+    Event,
+)
+from streams.dlq import unique_rejections
+
+__all__ = ["BatchOutcome", "Pipeline", "RejectionSink", "decode_records"]
+
+
+class RejectionSink(Protocol):
+    async def send(self, rejections: Sequence[Rejection]) -> None: ...
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did, summed over the projections (counters are per projection)."""
+
+    counters: Counter[str] = field(default_factory=Counter)
+    rejections: list[Rejection] = field(default_factory=list)
+    written: bool = False
+
+
+def decode_records(codec: AvroCodec, records: Sequence[SourceRecord]) -> list[Decoded]:
+    """Decode each record; a record that cannot be decoded carries its error class instead."""
+    decoded: list[Decoded] = []
+    for record in records:
+        try:
+            event = codec.decode(record.value)
+        except DecodeError as exc:
+            decoded.append(Decoded(record, None, exc.error_class, str(exc)))
+            continue
+        decoded.append(Decoded(record, event))
+    return decoded
+
+
+def _catalogue_references(events: Iterable[Event]) -> set[AggregateKey]:
+    """The catalogue aggregates (procedures, agencies) dossier events refer to."""
+    keys: set[AggregateKey] = set()
+    for event in events:
+        if isinstance(event, DossierSubmitted):
+            keys.add((CATALOGUE_TOPIC, event.procedure_code))
+            keys.add((CATALOGUE_TOPIC, event.agency_code))
+        elif isinstance(event, DossierReceived):
+            keys.add((CATALOGUE_TOPIC, event.handling_agency_code))
+        elif isinstance(event, DossierForwarded):
+            keys.add((CATALOGUE_TOPIC, event.to_agency_code))
+    return keys
+
+
+class Pipeline:
+    """Applies batches to a set of projection stores (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        codec: AvroCodec,
+        stores: Mapping[str, ProjectionStore],
+        policies: Mapping[str, Policy],
+        *,
+        max_record_bytes: int,
+    ) -> None:
+        self.engine = engine
+        self.codec = codec
+        self.stores = dict(stores)
+        self.policies = dict(policies)
+        self.max_record_bytes = max_record_bytes
+        self._generations: dict[str, int] = {}
+        self._positions: dict[str, dict[TopicPartition, int]] = {name: {} for name in stores}
+
+    # --- ownership ------------------------------------------------------------------------
+
+    def claim(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Take the partitions over in every store (fencing older owners) and return the
+        offset to seek to: the lowest stored position among the projections."""
+        tps = sorted(set(partitions))
+        with self.engine.begin() as conn:
+            for name, store in self.stores.items():
+                self._generations[name] = store.claim(conn, tps)
+                self._positions[name] = store.positions(conn)
+        return {
+            tp: min(self._positions[name].get(tp, 0) for name in self.stores) for tp in tps
+        }
+
+    def positions(self) -> dict[str, dict[TopicPartition, int]]:
+        """The stored next offsets per projection, as of now."""
+        with self.engine.connect() as conn:
+            return {name: store.positions(conn) for name, store in self.stores.items()}
+
+    # --- the batch ------------------------------------------------------------------------
+
+    def plan(self, decoded: Sequence[Decoded], *, catalogue_caught_up: bool) -> dict[str, BatchResult]:
+        """Fold the batch for every projection (reads only; nothing is written)."""
+        plans: dict[str, BatchResult] = {}
+        with self.engine.connect() as conn:
+            for name, store in self.stores.items():
+                fresh = self._unseen(name, decoded)
+                if not fresh:
+                    continue
+                snapshots = store.load_snapshots(conn, snapshot_keys(fresh))
+                catalogue = self._catalogue(conn, store, fresh, catalogue_caught_up)
+                result = apply_batch(
+                    fresh,
+                    snapshots,
+                    catalogue,
+                    name,
+                    self.policies[name],
+                    max_record_bytes=self.max_record_bytes,
+                )
+                if result.counters["deferred"]:
+                    raise RuntimeError(
+                        f"{name}: {result.counters['deferred']} records deferred although the "
+                        "driver waited for the catalogue to catch up"
+                    )
+                plans[name] = result
+        return plans
+
+    def commit(self, plans: Mapping[str, BatchResult]) -> bool:
+        """Write every projection's result in one transaction (fenced)."""
+        if not plans:
+            return False
+        written = False
+        with self.engine.begin() as conn:
+            for name, result in plans.items():
+                generation = self._generations.get(name)
+                if generation is None:
+                    raise RuntimeError(f"{name}: write before claiming any partition")
+                written = self.stores[name].write(conn, result, generation) or written
+        for name, result in plans.items():
+            self._positions[name].update(result.positions)
+        return written
+
+    async def process(
+        self,
+        records: Sequence[SourceRecord],
+        *,
+        catalogue_caught_up: bool,
+        dlq: RejectionSink | None,
+    ) -> BatchOutcome:
+        """Decode, fold, send rejections to the DLQ, then commit — one batch."""
+        await self.codec.prefetch(r.value for r in records)
+        decoded = decode_records(self.codec, records)
+        plans = await asyncio.to_thread(
+            self.plan, decoded, catalogue_caught_up=catalogue_caught_up
+        )
+        outcome = BatchOutcome()
+        for name, result in plans.items():
+            for counter, value in result.counters.items():
+                outcome.counters[f"{name}.{counter}"] += value
+        outcome.rejections = unique_rejections(
+            r for result in plans.values() for r in result.rejections
+        )
+        if dlq is not None and outcome.rejections:
+            await dlq.send(outcome.rejections)
+        outcome.written = await asyncio.to_thread(self.commit, plans)
+        return outcome
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _unseen(self, name: str, decoded: Sequence[Decoded]) -> list[Decoded]:
+        positions = self._positions[name]
+        return [
+            d
+            for d in decoded
+            if d.source.offset >= positions.get((d.source.topic, d.source.partition), 0)
+        ]
+
+    @staticmethod
+    def _catalogue(
+        conn: Connection,
+        store: ProjectionStore,
+        decoded: Sequence[Decoded],
+        caught_up: bool,
+    ) -> MemoryCatalogue:
+        keys = _catalogue_references(d.event for d in decoded if d.event is not None)
+        procedures: dict[str, ProcedureState] = {}
+        agencies: dict[str, AgencyState] = {}
+        for (_, aggregate_id), snapshot in store.load_snapshots(conn, keys).items():
+            if snapshot.state_json is None:
+                continue
+            state = state_from_json(snapshot.state_json)
+            if isinstance(state, ProcedureState):
+                procedures[aggregate_id] = state
+            elif isinstance(state, AgencyState):
+                agencies[aggregate_id] = state
+        return MemoryCatalogue(procedures, agencies, caught_up)
