@@ -23,8 +23,14 @@ from schemas.errors import EncodeError
 from schemas.events import Event
 from schemas.jsonform import JsonFormError, parse_jsonl
 
-__all__ = ["EncodedRecord", "PublishReport", "PublishValidationError", "encode_events",
-           "load_events", "publish_records"]
+__all__ = [
+    "EncodedRecord",
+    "PublishReport",
+    "PublishValidationError",
+    "encode_events",
+    "load_events",
+    "publish_records",
+]
 
 Progress = Callable[[int, int], None]
 """Called with (sent so far, total)."""

@@ -61,7 +61,7 @@ def _signature(d: DossierFact, start: date, end: date) -> Signature | None:
     if recv is None or recv > end:
         return None
     ended = d.end_on
-    if ended is not None and ended <= start:
+    if ended is not None and ended < start:
         return None
     sig = 1 if recv >= start else 0
     sig |= 2 if d.channel == "ONLINE" else 4
@@ -69,7 +69,7 @@ def _signature(d: DossierFact, start: date, end: date) -> Signature | None:
     if ended is not None and ended <= end:
         if d.end_kind == "WITHDRAWN":
             outcome = 3
-        elif due is None or ended == due:
+        elif due is None or ended >= due:
             outcome = 1
         else:
             outcome = 0 if ended < due else 2

@@ -24,7 +24,7 @@ PositionSource = Callable[[Set[tuple[str, int]]], Mapping[tuple[str, int], int]]
 """Given the assigned (topic, partition)s, claim them and return the offsets to seek to."""
 
 
-class _PositionSeekingThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+class _PositionSeekingThread(faust_aiokafka.AIOKafkaConsumerThread):
     position_source: PositionSource
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -41,21 +41,23 @@ class _PositionSeekingThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ig
 
 def _transport_for(position_source: PositionSource) -> type[Any]:
     thread_class = type(
-        "PositionSeekingThread", (_PositionSeekingThread,), {"position_source": staticmethod(position_source)}
+        "PositionSeekingThread",
+        (_PositionSeekingThread,),
+        {"position_source": staticmethod(position_source)},
     )
 
-    class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    class Consumer(faust_aiokafka.Consumer):
         def _new_consumer_thread(self) -> Any:
             return thread_class(self, loop=self.loop, beacon=self.beacon)
 
-    class Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+    class Transport(faust_aiokafka.Transport):
         pass
 
     Transport.Consumer = Consumer
     return Transport
 
 
-class _App(faust.App):  # type: ignore[misc]
+class _App(faust.App):
     position_source: PositionSource
     stop_hooks: list[Callable[[], Awaitable[None]]]
 

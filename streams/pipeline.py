@@ -120,9 +120,7 @@ class Pipeline:
             for name, store in self.stores.items():
                 self._generations[name] = store.claim(conn, tps)
                 self._positions[name] = store.positions(conn)
-        return {
-            tp: min(self._positions[name].get(tp, 0) for name in self.stores) for tp in tps
-        }
+        return {tp: min(self._positions[name].get(tp, 0) for name in self.stores) for tp in tps}
 
     def positions(self) -> dict[str, dict[TopicPartition, int]]:
         """The stored next offsets per projection, as of now."""
@@ -131,7 +129,9 @@ class Pipeline:
 
     # --- the batch ------------------------------------------------------------------------
 
-    def plan(self, decoded: Sequence[Decoded], *, catalogue_caught_up: bool) -> dict[str, BatchResult]:
+    def plan(
+        self, decoded: Sequence[Decoded], *, catalogue_caught_up: bool
+    ) -> dict[str, BatchResult]:
         """Fold the batch for every projection (reads only; nothing is written)."""
         plans: dict[str, BatchResult] = {}
         with self.engine.connect() as conn:
@@ -182,9 +182,7 @@ class Pipeline:
         """Decode, fold, send rejections to the DLQ, then commit — one batch."""
         await self.codec.prefetch(r.value for r in records)
         decoded = decode_records(self.codec, records)
-        plans = await asyncio.to_thread(
-            self.plan, decoded, catalogue_caught_up=catalogue_caught_up
-        )
+        plans = await asyncio.to_thread(self.plan, decoded, catalogue_caught_up=catalogue_caught_up)
         outcome = BatchOutcome()
         for name, result in plans.items():
             for counter, value in result.counters.items():

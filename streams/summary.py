@@ -16,6 +16,7 @@ def render_summary(result: dict[str, Any]) -> str:
     cat = result["catalogue"]
     dos = result["dossiers"]
     levels = cat["by_service_level"]
+    score = "n/a" if dos["progress_score_766"] is None else dos["progress_score_766"]
     lines = [
         f"Statistics {period['from']} .. {period['to']} (as of {result['as_of']})",
         "",
@@ -23,7 +24,8 @@ def render_summary(result: dict[str, Any]) -> str:
         f"  entries                 {cat['entries_total']:>10}",
         f"  INFO / PARTIAL / FULL   {levels['INFO']:>10} / {levels['PARTIAL_ONLINE']} / "
         f"{levels['FULL_ONLINE']}",
-        f"  online services         {cat['online_services']:>10}  ({_pct(cat['online_share_pct'])})",
+        f"  online services         {cat['online_services']:>10}  "
+        f"({_pct(cat['online_share_pct'])})",
         f"  fully online share      {_pct(cat['full_online_share_pct']):>12}",
         f"  online with dossiers    {cat['online_with_dossiers']:>10}  "
         f"({_pct(cat['online_with_dossiers_pct'])})",
@@ -34,7 +36,8 @@ def render_summary(result: dict[str, Any]) -> str:
         f"direct/postal {dos['new_direct_postal']})",
         f"  resolved                {dos['resolved_total']:>10}  (early {dos['resolved_early']}, "
         f"on time {dos['resolved_on_time']}, late {dos['resolved_late']})",
-        f"  in process              {dos['in_process_total']:>10}  (within {dos['in_process_within']}, "
+        f"  in process              {dos['in_process_total']:>10}  "
+        f"(within {dos['in_process_within']}, "
         f"late {dos['in_process_late']})",
         f"  withdrawn               {dos['withdrawn']:>10}",
         f"  waiting / suspended     {dos['waiting_supplement_or_suspended']:>10}",
@@ -42,6 +45,6 @@ def render_summary(result: dict[str, Any]) -> str:
         f"  online share (new)      {_pct(dos['online_share_pct']):>12}",
         f"  online resolved share   {_pct(dos['online_resolved_share_pct']):>12}",
         f"  online payment share    {_pct(dos['online_payment_share_pct']):>12}",
-        f"  progress score (766)    {dos['progress_score_766'] if dos['progress_score_766'] is not None else 'n/a':>10} / 20",
+        f"  progress score (766)    {score:>10} / 20",
     ]
     return "\n".join(lines)

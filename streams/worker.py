@@ -15,6 +15,7 @@ the end of every partition and nothing new has arrived for that many seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -58,7 +59,7 @@ class EndOffsets:
             for p in sorted(self._consumer.partitions_for_topic(topic) or ())
         ]
         if any(not self._consumer.partitions_for_topic(t) for t in topics):
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await self._consumer._client.force_metadata_update()
             tps = [
                 KafkaTP(topic, p)
                 for topic in topics
@@ -132,12 +133,12 @@ class Worker:
         catalogue = app.topic(CATALOGUE_TOPIC)
         dossiers = app.topic(DOSSIER_TOPIC)
 
-        @app.agent(catalogue, concurrency=1, name="onestop.project_catalogue")  # type: ignore[untyped-decorator]
+        @app.agent(catalogue, concurrency=1, name="onestop.project_catalogue")
         async def project_catalogue(stream: Any) -> None:
             async for events in stream.take_events(self.batch_size, within=self.batch_within_s):
                 await self.handle(events, dossier=False)
 
-        @app.agent(dossiers, concurrency=1, name="onestop.project_dossiers")  # type: ignore[untyped-decorator]
+        @app.agent(dossiers, concurrency=1, name="onestop.project_dossiers")
         async def project_dossiers(stream: Any) -> None:
             async for events in stream.take_events(self.batch_size, within=self.batch_within_s):
                 await self.handle(events, dossier=True)
@@ -225,11 +226,8 @@ class Worker:
         from faust.worker import Worker as FaustWorker
 
         worker = FaustWorker(self.app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
-        try:
+        with contextlib.suppress(SystemExit):  # faust exits by raising SystemExit(0)
             worker.execute_from_commandline()
-        except SystemExit:
-            pass
         if self.fatal is not None:
             return WorkerResult(1, self.counters, self.fatal)
         return WorkerResult(0, self.counters)
-

@@ -34,18 +34,35 @@ class Work:
     def __init__(self, cat: Catalogue, rng: random.Random) -> None:
         self.cat, self.rng, self.cal = cat, rng, cat.calendar
         self.verticals = [a for a in cat.agencies.values() if a.kind == "VERTICAL"]
+        self.provincial: dict[str, list[Application]] = {}  # non-commune applications
 
     def partner(self, app: Application, ordinal: int, mode: str) -> Agency | None:
-        """Where to forward: another agency applying the procedure, else a vertical one."""
-        others = [
-            a.agency
-            for a in self.cat.applications[app.procedure.code]
-            if a.agency is not app.agency and a.active_at(ordinal)
-        ]
-        if mode == "INTERNAL":
-            return pick(self.rng, others) if others else None
-        preferred = [a for a in others if a.kind != app.agency.kind] or others
-        return pick(self.rng, preferred or self.verticals or [app.agency])
+        """Where to forward: another agency applying the procedure, else a vertical one.
+
+        INTER_AGENCY prefers an agency of another kind (a commune forwards to the
+        department); INTERNAL goes to another agency applying it, if there is one.
+        """
+        rng, handler, apps = self.rng, app.agency, self.cat.applications[app.procedure.code]
+        if mode == "INTER_AGENCY":
+            provincial = self.provincial.get(app.procedure.code)
+            if provincial is None:
+                provincial = self.provincial[app.procedure.code] = [
+                    a for a in apps if a.agency.kind != "COMMUNE"
+                ]
+            preferred = [
+                a.agency
+                for a in provincial
+                if a.agency is not handler
+                and a.agency.kind != handler.kind
+                and a.active_at(ordinal)
+            ]
+            if preferred:
+                return pick(rng, preferred)
+        for _ in range(20):  # rejection sampling: commune-level procedures apply at ~100 places
+            other = pick(rng, apps)
+            if other.agency is not handler and other.active_at(ordinal):
+                return other.agency
+        return None if mode == "INTERNAL" else pick(rng, self.verticals or [handler])
 
     def items(
         self, sub: Submission, inter: bool, ordinal: int, fee: int, k: int

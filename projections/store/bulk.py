@@ -46,7 +46,7 @@ _STAGE_TYPES = ("text", "text", "int8", "int8", "text")
 
 @dataclass(frozen=True)
 class TablePlan:
-    """What the bulk statements of one view table need, computed once per table."""
+    """What the bulk statements of one view table need (cheap: built per table per batch)."""
 
     table: str  # quoted for the dialect
     owner: str  # quoted

@@ -102,7 +102,7 @@ def check(
     # order so that two workers overlapping during a rebalance cannot deadlock.
     rows = conn.execute(
         select(P.topic, P.partition, P.next_offset, P.generation)
-        .where(*_version(projection, version))
+        .where(*_version(projection, version), _partitions(wanted))
         .order_by(P.topic, P.partition)
         .with_for_update()
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from projections.records import AggregateKey, BatchResult, ParkedRecord, Snapshot, TopicPartition
 from projections.store import parked as parked_records
@@ -69,6 +69,7 @@ class ProjectionStore:
     def create(self) -> None:
         """Create this version's tables and the shared ones, where missing (idempotent)."""
         with self.engine.begin() as conn:
+            _schema_lock(conn)
             META.create_all(conn, checkfirst=True)
             self.tables.metadata.create_all(conn, checkfirst=True)
 
@@ -79,6 +80,7 @@ class ProjectionStore:
         building version is no longer marked as building.
         """
         with self.engine.begin() as conn:
+            _schema_lock(conn)
             META.create_all(conn, checkfirst=True)
             if not force and live_version(conn, self.projection) == self.version:
                 raise VersionInUseError(
@@ -162,3 +164,16 @@ class ProjectionStore:
             name: canonical_rows(spec, self.read_rows(conn, name))
             for name, spec in sorted(self.tables.specs.items())
         }
+
+
+_SCHEMA_LOCK = 0x6F6E_6573  # "ones": any fixed key shared by every process of the project
+
+
+def _schema_lock(conn: Connection) -> None:
+    """Serialise schema changes: two workers starting at once must not both CREATE a table.
+
+    PostgreSQL: a transaction-scoped advisory lock; SQLite: the `BEGIN IMMEDIATE` write lock
+    already does it.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))

@@ -16,6 +16,7 @@ import click
 from connectors.publisher import PublishValidationError, encode_events, load_events, publish_records
 from connectors.workload import WorkloadSpec, generate, write_jsonl
 from projections.period import parse_period
+from projections.records import PROJECTIONS
 from projections.statistics import compute_statistics
 from streams.compose import load_stats_facts, open_codec, open_engine, open_pipeline
 from streams.settings import Settings
@@ -44,8 +45,12 @@ def generate_command(
 ) -> None:
     """Write a seeded, realistic province (catalogue + a year of dossiers) as JSON lines."""
     spec = WorkloadSpec(
-        seed=seed, year=year, departments=departments, communes=communes,
-        procedures=procedures, dossiers=dossiers,
+        seed=seed,
+        year=year,
+        departments=departments,
+        communes=communes,
+        procedures=procedures,
+        dossiers=dossiers,
     )
     started = time.perf_counter()
     count = write_jsonl(generate(spec), out)
@@ -95,32 +100,50 @@ def run_worker(settings: Settings, until_idle: float | None, group_id: str) -> i
     started = time.perf_counter()
     result = worker.run()
     elapsed = time.perf_counter() - started
-    applied = sum(v for k, v in result.counters.items() if k.endswith(".applied"))
-    rejected = len([k for k in result.counters if k.endswith(".rejected")])
-    click.echo(
-        f"worker stopped after {elapsed:.1f} s: "
-        + ", ".join(f"{k}={v}" for k, v in sorted(result.counters.items()) if v)
-        or "nothing to do",
-        err=True,
-    )
-    del applied, rejected
+    click.echo(f"worker stopped after {elapsed:.1f} s", err=True)
+    for projection in PROJECTIONS:
+        c = {
+            k.split(".", 1)[1]: v
+            for k, v in result.counters.items()
+            if k.startswith(projection + ".")
+        }
+        click.echo(
+            f"  {projection:<8} records {c.get('records', 0)}, applied {c.get('applied', 0)}, "
+            f"duplicates {c.get('duplicates', 0)}, rejected {c.get('rejected', 0)} (to the DLQ), "
+            f"parked {c.get('parked', 0)}",
+            err=True,
+        )
     if result.error is not None:
         click.echo(f"error: worker stopped by a failed batch: {result.error!r}", err=True)
     return result.exit_code
 
 
 @click.command()
-@click.option("--until-idle", type=float, default=None, metavar="SECONDS",
-              help="exit 0 once every projection has caught up and nothing new arrived for SECONDS")
-@click.option("--group-id", default="onestop-sync", show_default=True, envvar="ONESTOP_GROUP_ID",
-              help="Kafka consumer group (positions live in the database, not in the group)")
+@click.option(
+    "--until-idle",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="exit 0 once every projection has caught up and nothing new arrived for SECONDS",
+)
+@click.option(
+    "--group-id",
+    default="onestop-sync",
+    show_default=True,
+    envvar="ONESTOP_GROUP_ID",
+    help="Kafka consumer group (positions live in the database, not in the group)",
+)
 def worker(until_idle: float | None, group_id: str) -> None:
     """Run the stream processors that project both topics into the three projections."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     sys.exit(run_worker(Settings.from_env(), until_idle, group_id))
 
 
-def statistics_for(settings: Settings, period: str, agency: str | None, sector: str | None) -> dict[str, Any]:
+def statistics_for(
+    settings: Settings, period: str, agency: str | None, sector: str | None
+) -> dict[str, Any]:
     facts = load_stats_facts(open_engine(settings))
     return compute_statistics(
         facts,
@@ -132,7 +155,11 @@ def statistics_for(settings: Settings, period: str, agency: str | None, sector: 
 
 
 @click.command()
-@click.option("--period", default=None, help="2020, 2020-Q4, 2020-11 or 2020-11-01..2020-11-30 (default: this year)")
+@click.option(
+    "--period",
+    default=None,
+    help="2020, 2020-Q4, 2020-11 or 2020-11-01..2020-11-30 (default: this year)",
+)
 @click.option("--agency", default=None, help="only this agency (handling agency of dossiers)")
 @click.option("--sector", default=None, help="only this sector")
 @click.option("--json", "as_json", is_flag=True, help="print the CONTRACT's JSON object")

@@ -66,9 +66,15 @@ def _processes_using(home: Path) -> list[int]:
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`onestop infra --home <home> <args>` in a process of its own.
+
+    The `infra` group is run directly rather than through `streams.cli`, so that this test
+    does not depend on the import health of the other command groups.
+    """
     env = {**os.environ, "ONESTOP_CACHE": str(SHARED_CACHE)}
+    program = "from streams.commands.infra import infra; infra(prog_name='onestop infra')"
     return subprocess.run(
-        [sys.executable, "-m", "streams", "infra", "--home", str(home), *args],
+        [sys.executable, "-c", program, "--home", str(home), *args],
         capture_output=True,
         text=True,
         env=env,

@@ -150,10 +150,10 @@ def _event_id(item: object) -> str:
 # --- breaking changes --------------------------------------------------------------------
 
 
-def _variant(event_type: type[Event], change: Any) -> Any:
+def _variant(event_type: type[Event], change: Any) -> str:
     schema = json.loads(event_schemas()[full_name(event_type)].text)
     change(schema)
-    return build_event_schema(event_type, schema)
+    return build_event_schema(event_type, schema).text
 
 
 def test_breaking_changes_are_refused_by_the_registry_naming_the_subject(
@@ -176,9 +176,9 @@ def test_breaking_changes_are_refused_by_the_registry_naming_the_subject(
     for change, detail in ((add_required, "comment"), (drop_symbol, "NEUTRAL")):
         broken = _variant(SatisfactionRated, change)
 
-        # when the codec tries to register the changed schema
+        # when the changed schema is registered
         with pytest.raises(IncompatibleSchemaError) as caught:
-            AvroCodec(registry, schemas={broken.full_name: broken}).encode(topic, event)
+            registry.register(subject, broken)
 
         # then the registry refused it, and the message names the subject and the change
         assert caught.value.subject == subject

@@ -1,21 +1,16 @@
-"""The store contract: one suite, run against SQLite and PostgreSQL (`database_url`).
+"""The store contract: one suite, run against SQLite and PostgreSQL (`database_url`, from
+tests/conftest.py: a fresh SQLite file, and a fresh database in the session's PostgreSQL).
 
-Every test works in projections of its own (`t<random>`, built from the real view specs), so
-the suite can share a database with other tests and leaves nothing behind.
+Most tests work in projections of their own (`t<random>`, built from the real portal
+specs) and drop them at the end, so they would not disturb each other in a shared database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -122,73 +117,6 @@ def everything(store: ProjectionStore, engine: Engine) -> dict[str, Any]:
         }
 
 
-# -- a PostgreSQL of our own (temporary: until tests/conftest.py provides `database_url`) ----
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PG_HOME = Path(__file__).resolve().parents[2] / ".onestop" / "store-dev"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run it as the `postgres` user then."""
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """`ONESTOP_STORE_TEST_PG` if set, else a throw-away cluster, stopped by its pid."""
-    if url := os.environ.get("ONESTOP_STORE_TEST_PG"):
-        yield url
-        return
-    if not (PG_BIN / "postgres").exists():
-        pytest.skip("PostgreSQL 15 binaries are not installed")
-    home = PG_HOME / f"test-{os.getpid()}"
-    home.mkdir(parents=True)
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres", "postgres")
-    data, port = home / "data", _free_port()
-    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                                 "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
-                   check=True, capture_output=True)
-    log = (home / "postgres.log").open("wb")
-    server = subprocess.Popen(
-        _as_postgres([str(PG_BIN / "postgres"), "-D", str(data), "-k", str(home), "-p", str(port),
-                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]),
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            ready = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                                   capture_output=True)
-            if ready.returncode == 0:
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start, see {home / 'postgres.log'}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        postmaster = data / "postmaster.pid"
-        if postmaster.exists():  # the server itself, not the runuser wrapper
-            os.kill(int(postmaster.read_text().split()[0]), signal.SIGINT)
-        server.wait(timeout=60)
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 # -- fixtures ------------------------------------------------------------------------------
 
 
@@ -234,6 +162,14 @@ def test_create_is_idempotent_and_names_tables_by_projection_and_version(
     expected = {prefix + t for t in (*portal.TABLES, "snapshots", "parked")}
     assert expected <= names
     assert {"projection_positions", "projection_versions"} <= names
+
+
+def test_workers_starting_at_once_create_the_tables_once(engine: Engine) -> None:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    stores = [ProjectionStore(engine, name, 1, specs=portal.TABLES) for _ in range(4)]
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(lambda s: s.create(), stores))  # re-raises any worker's error
+    stores[0].drop()
 
 
 def test_drop_removes_the_tables_and_positions(engine: Engine, new_store: Any) -> None:
