@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from schemas.avro_schemas import (
         AVRO_DIR,
         EventSchema,
+        build_event_schema,
         event_schemas,
         load_event_schemas,
         subject_name,
@@ -87,6 +88,7 @@ __all__ = [
     "UnknownEventTypeError",
     "UnknownSchemaIdError",
     "VersionNotFoundError",
+    "build_event_schema",
     "event_schemas",
     "load_event_schemas",
     "schema_id_of",
@@ -95,7 +97,14 @@ __all__ = [
 
 _HOME = {
     **dict.fromkeys(
-        ["AVRO_DIR", "EventSchema", "event_schemas", "load_event_schemas", "subject_name"],
+        [
+            "AVRO_DIR",
+            "EventSchema",
+            "build_event_schema",
+            "event_schemas",
+            "load_event_schemas",
+            "subject_name",
+        ],
         "schemas.avro_schemas",
     ),
     **dict.fromkeys(["AvroCodec", "schema_id_of"], "schemas.codec"),

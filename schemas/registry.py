@@ -14,8 +14,10 @@ Observed Apicurio 3.3 ccompat behaviour that shapes this client:
   registration would. Neither returns `messages` (even with `verbose=true`), so
   `check_compatibility` adds a local analysis (`schemas.compat`) when the answer is no;
 - checking a subject that does not exist answers `is_compatible: true` (Confluent: 404);
-- schema ids are global and content-based: the same text under two subjects gets one id,
-  and ids are not contiguous (a rejected registration may use one up).
+- registering (or looking up) a schema that a subject already holds up to formatting and
+  `doc`s returns that version: no new version, same id;
+- schema ids are global and content-based: the same text under two subjects gets one id;
+  ids start at 1 and are not always contiguous.
 """
 
 from __future__ import annotations

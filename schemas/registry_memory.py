@@ -1,18 +1,20 @@
 """`InMemorySchemaRegistry`: the shipped fake of `SchemaRegistryClient` for unit tests.
 
 It behaves like Apicurio's ccompat API where the contract tests pin it down: global
-content-based ids (the same text under two subjects gets one id), re-registering a held
-schema returns its id without a new version, compatibility enforced on registration with
-`schemas.compat`, default level `NONE`. `register_with_id` pins ids for golden bytes.
+content-based ids (the same text under two subjects gets one id); registering a schema
+that a subject already holds up to formatting and docs (same parsing canonical form)
+returns that version's id without a new version; compatibility enforced on registration
+with `schemas.compat`; default level `NONE`. `register_with_id` pins ids for golden bytes.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from typing import Literal
+from typing import Any, Literal
 
 import fastavro
+from fastavro.schema import to_parsing_canonical_form
 
 from schemas import compat
 from schemas.errors import (
@@ -55,13 +57,24 @@ class InMemorySchemaRegistry:
     # --- helpers ---------------------------------------------------------------------------
 
     @staticmethod
-    def _parse(schema: str) -> object:
+    def _parse(schema: str) -> Any:
         try:
             parsed = json.loads(schema)
             fastavro.parse_schema(parsed)
         except Exception as exc:  # json and fastavro raise many unrelated types
             raise InvalidSchemaError(f"invalid Avro schema: {exc}", status=422) from exc
         return parsed
+
+    def _canonical(self, schema: str) -> str:
+        return str(to_parsing_canonical_form(fastavro.parse_schema(self._parse(schema))))
+
+    def _held(self, subject: str, schema: str) -> int | None:
+        """The id of the version of `subject` equal to `schema` up to canonical form."""
+        canonical = self._canonical(schema)
+        for schema_id in self._subjects.get(subject, []):
+            if self._canonical(self._by_id[schema_id]) == canonical:
+                return schema_id
+        return None
 
     def _problems(self, subject: str, schema: str) -> list[str]:
         level = self._levels.get(subject, self._default)
@@ -70,9 +83,10 @@ class InMemorySchemaRegistry:
 
     def _add(self, subject: str, schema: str, schema_id: int | None) -> int:
         held = self._subjects.setdefault(subject, [])
+        same = self._held(subject, schema)
+        if same is not None:
+            return same
         existing = self._id_by_text.get(schema)
-        if existing is not None and existing in held:
-            return existing
         problems = self._problems(subject, schema)
         if problems:
             raise IncompatibleSchemaError(subject, tuple(problems), status=409)
@@ -101,11 +115,13 @@ class InMemorySchemaRegistry:
     def lookup(self, subject: str, schema: str) -> RegisteredSchema | None:
         with self._lock:
             self.requests += 1
-            schema_id = self._id_by_text.get(schema)
-            held = self._subjects.get(subject, [])
-            if schema_id is None or schema_id not in held:
+            schema_id = self._held(subject, schema)
+            if schema_id is None:
                 return None
-            return RegisteredSchema(subject, held.index(schema_id) + 1, schema_id, schema)
+            held = self._subjects[subject]
+            return RegisteredSchema(
+                subject, held.index(schema_id) + 1, schema_id, self._by_id[schema_id]
+            )
 
     def get_schema(self, schema_id: int) -> str:
         with self._lock:

@@ -13,8 +13,9 @@ throw-away projection version:
 - `core`  — the same work as plain SQLAlchemy Core executemany (`insert()` of dicts, dialect
   upsert), the baseline the bulk path has to beat.
 
-It prints the median milliseconds per batch, rows/s and aggregates/s at that median, and the
-ratio core/store. The tables are dropped afterwards.
+It prints the median milliseconds per batch, rows/s and aggregates/s at that median, the
+ratio core/store, and the median time of `load_snapshots` for one batch's aggregates. The
+tables are dropped afterwards.
 """
 
 from __future__ import annotations
@@ -159,6 +160,16 @@ def run(
                     f"{aggregates / median[name]:9,.0f} aggregates/s"
                 )
             print(f"{'':10} {'':7} {phase:7} core/store = {median['core'] / median['store']:.2f}")
+        loads = []
+        for chunk in ids:
+            keys = [("dossier.events", i) for i in chunk]
+            start = time.perf_counter()
+            with engine.begin() as conn:
+                found = stores["store"].load_snapshots(conn, keys)
+            loads.append(time.perf_counter() - start)
+            assert len(found) == len(keys)
+        print(f"{engine.dialect.name:10} {projection:7} load_snapshots of {aggregates}: "
+              f"{statistics.median(loads) * 1000:.1f} ms (median of {batches})")
     finally:
         for store in stores.values():
             store.drop(force=True)

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import Column as SAColumn
 from sqlalchemy.types import TypeEngine
 
+from projections.records import PROJECTIONS
 from projections.views import ColumnType, TableSpec
 
 __all__ = [
@@ -100,6 +101,8 @@ def table_prefix(projection: str, version: int) -> str:
 
 def view_specs(projection: str) -> dict[str, TableSpec]:
     """The `TABLES` of `projections.views.<projection>`."""
+    if projection not in PROJECTIONS:
+        raise ValueError(f"unknown projection {projection!r}; one of {', '.join(PROJECTIONS)}")
     module = importlib.import_module(f"projections.views.{projection}")
     tables: Mapping[str, TableSpec] = module.TABLES
     return dict(tables)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import ParamSpec, TypeVar
 
 import click
@@ -32,6 +34,10 @@ def _plain_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise click.exceptions.Exit(1) from None
 
     return wrapper
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _progress(message: str) -> None:
@@ -71,7 +77,12 @@ def infra(ctx: click.Context, home: Path | None) -> None:
 @_plain_errors
 def up(ctx: click.Context, timeout: float) -> None:
     """Fetch (if needed) and start the stack; do nothing if it already runs."""
-    services = stack.up(_home(ctx), ready_timeout=timeout, progress=_progress)
+    # `kill <cli pid>` while starting: unwind like Ctrl-C, stopping what was started so far
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        services = stack.up(_home(ctx), ready_timeout=timeout, progress=_progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     click.echo(f"kafka     {services.kafka_bootstrap}")
     click.echo(f"registry  {services.registry_url}")
     click.echo(f"postgres  {services.database_url}")

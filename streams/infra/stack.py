@@ -86,6 +86,8 @@ def _start_one(
     """Launch one service and wait for it; on a port race with chosen ports, try new ones."""
     own_fixed = {n: p for n, p in fixed.items() if n in PORT_NAMES[name]}
     for attempt in range(1, PORT_ATTEMPTS + 1):
+        if cancel.is_set():
+            raise Cancelled(f"{name}: start abandoned")
         ports = pick_ports(PORT_NAMES[name], own_fixed)
         check_free(own_fixed)
         started = time.monotonic()

@@ -363,14 +363,22 @@ def test_a_stale_generation_is_fenced_and_leaves_nothing_written(
 
 
 def test_the_guarded_position_update_fences_by_itself(
-    engine: Engine, store: ProjectionStore
+    engine: Engine, store: ProjectionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The early check aside, the UPDATE ... WHERE generation = :g is the fence.
+    # Without the early check, the UPDATE ... WHERE generation = :g still stops the zombie,
+    # after its rows went in: the rollback takes them out again.
     with engine.begin() as conn:
         zombie = store.claim(conn, [P0])
         store.claim(conn, [P0])
+    before = everything(store, engine)
+    monkeypatch.setattr(positions_module, "check", lambda *args: True)
+
+    late = batch({(DOSSIERS, "d1"): {"dossiers": [dossier_row("d1")]}}, {P0: 5},
+                 parked=[parked_record("d2", 2, 4)])
     with pytest.raises(FencedError), engine.begin() as conn:
-        positions_module.advance(conn, store.projection, 1, {P0: 5}, zombie)
+        store.write(conn, late, zombie)
+
+    assert everything(store, engine) == before
 
 
 def test_an_unclaimed_partition_is_fenced(engine: Engine, store: ProjectionStore) -> None:

@@ -65,6 +65,17 @@ class RegistryContract:
         assert first == again
         assert registry.versions(subject) == [1]
 
+    def test_a_schema_differing_only_in_formatting_is_the_same_version(
+        self, registry: SchemaRegistryClient, subject: str
+    ) -> None:
+        first = registry.register(subject, V1)
+        spaced = json.dumps(json.loads(V1), indent=2)
+
+        assert registry.register(subject, spaced) == first
+        assert registry.versions(subject) == [1]
+        found = registry.lookup(subject, spaced)
+        assert found is not None and found.schema_id == first
+
     def test_a_schema_is_fetched_back_by_its_id(
         self, registry: SchemaRegistryClient, subject: str
     ) -> None:
