@@ -16,12 +16,14 @@ the stored positions, never from Kafka's committed offsets.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from projections.batch import apply_batch, snapshot_keys
 from projections.policy import Policy
@@ -35,7 +37,7 @@ from projections.records import (
 )
 from projections.sequencing import MemoryCatalogue
 from projections.state import AgencyState, ProcedureState, state_from_json
-from projections.store import ProjectionStore
+from projections.store import ProjectionStore, live_version
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
 from schemas.events import (
@@ -47,7 +49,20 @@ from schemas.events import (
 )
 from streams.dlq import unique_rejections
 
-__all__ = ["BatchOutcome", "Pipeline", "RejectionSink", "decode_records"]
+__all__ = [
+    "BatchOutcome",
+    "Pipeline",
+    "RejectionSink",
+    "VersionChangedError",
+    "decode_records",
+]
+
+
+class VersionChangedError(Exception):
+    """A replay swapped another version of a projection in: reload the stores and retry."""
+
+
+log = logging.getLogger("onestop.pipeline")
 
 
 class RejectionSink(Protocol):
@@ -101,7 +116,11 @@ class Pipeline:
         policies: Mapping[str, Policy],
         *,
         max_record_bytes: int,
+        follow_live: bool = True,
     ) -> None:
+        """`follow_live`: the stores are the live versions and must follow a replay's swap
+        (the worker); False pins the given versions (a replay building a new one)."""
+        self.follow_live = follow_live
         self.engine = engine
         self.codec = codec
         self.stores = dict(stores)
@@ -109,6 +128,7 @@ class Pipeline:
         self.max_record_bytes = max_record_bytes
         self._generations: dict[str, int] = {}
         self._positions: dict[str, dict[TopicPartition, int]] = {name: {} for name in stores}
+        self._claimed: set[TopicPartition] = set()
 
     # --- ownership ------------------------------------------------------------------------
 
@@ -116,11 +136,37 @@ class Pipeline:
         """Take the partitions over in every store (fencing older owners) and return the
         offset to seek to: the lowest stored position among the projections."""
         tps = sorted(set(partitions))
+        self._claimed = set(tps)
         with self.engine.begin() as conn:
             for name, store in self.stores.items():
                 self._generations[name] = store.claim(conn, tps)
                 self._positions[name] = store.positions(conn)
         return {tp: min(self._positions[name].get(tp, 0) for name in self.stores) for tp in tps}
+
+    def reload_live_versions(self) -> list[str]:
+        """Switch to the versions now live (after a replay's swap) and claim our partitions
+        there; returns the projections that changed. The swapped-in version is at least as
+        far as the old one was (the replay guarantees it), so no record is skipped."""
+        changed: list[str] = []
+        with self.engine.begin() as conn:
+            for name, store in list(self.stores.items()):
+                live = live_version(conn, name)
+                if live is None or live == store.version:
+                    continue
+                fresh = ProjectionStore(self.engine, name, live)
+                self.stores[name] = fresh
+                self._generations[name] = fresh.claim(conn, sorted(self._claimed))
+                self._positions[name] = fresh.positions(conn)
+                changed.append(name)
+        return changed
+
+    def _check_live_versions(self, conn: Connection) -> None:
+        for name, store in self.stores.items():
+            live = live_version(conn, name)
+            if live is not None and live != store.version:
+                raise VersionChangedError(
+                    f"{name}: v{store.version} is no longer live (v{live} is)"
+                )
 
     def positions(self) -> dict[str, dict[TopicPartition, int]]:
         """The stored next offsets per projection, as of now."""
@@ -163,6 +209,8 @@ class Pipeline:
             return False
         written = False
         with self.engine.begin() as conn:
+            if self.follow_live:
+                self._check_live_versions(conn)
             for name, result in plans.items():
                 generation = self._generations.get(name)
                 if generation is None:
@@ -182,6 +230,23 @@ class Pipeline:
         """Decode, fold, send rejections to the DLQ, then commit — one batch."""
         await self.codec.prefetch(r.value for r in records)
         decoded = decode_records(self.codec, records)
+        for attempt in range(3):
+            try:
+                return await self._apply(decoded, catalogue_caught_up, dlq)
+            except (VersionChangedError, DBAPIError) as exc:
+                if not self.follow_live:
+                    raise
+                changed = await asyncio.to_thread(self.reload_live_versions)
+                if not changed or attempt == 2:
+                    raise
+                log.info(
+                    "projections %s swapped by a replay (%s); retrying the batch", changed, exc
+                )
+        raise AssertionError("unreachable")
+
+    async def _apply(
+        self, decoded: list[Decoded], catalogue_caught_up: bool, dlq: RejectionSink | None
+    ) -> BatchOutcome:
         plans = await asyncio.to_thread(self.plan, decoded, catalogue_caught_up=catalogue_caught_up)
         outcome = BatchOutcome()
         for name, result in plans.items():

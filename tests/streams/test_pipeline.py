@@ -136,3 +136,35 @@ def test_undecodable_bytes_go_to_the_sink_and_the_stream_moves_on(
     assert [(r.error_class, r.source.offset) for r in sink.sent] == [("not_avro", 1000)]
     assert outcome.counters["portal.applied"] == len(log)
     assert pipeline.claim([(ev.DOSSIER_TOPIC, 11)])[(ev.DOSSIER_TOPIC, 11)] == 1001
+
+
+def test_a_swapped_in_version_takes_over_without_losing_a_record(
+    database_url: str, codec: AvroCodec, log: list[SourceRecord], tmp_path
+) -> None:
+    from projections.store import ProjectionStore, set_live_version
+
+    # given a live worker that applied the first half of the log into v1
+    half = len(log) // 2
+    live = make_pipeline(database_url, codec)
+    live.claim(all_partitions())
+    run(live, log[:half])
+    # and a replay that rebuilt v2 from the same half, then swapped it in
+    engine = live.engine
+    rebuilt = {name: ProjectionStore(engine, name, 2) for name in live.stores}
+    for store in rebuilt.values():
+        store.create()
+    replay = Pipeline(engine, codec, rebuilt, build_policies(b"k" * 32),
+                      max_record_bytes=1 << 20, follow_live=False)
+    replay.claim(all_partitions())
+    run(replay, log[:half])
+    with engine.begin() as conn:
+        for name in rebuilt:
+            set_live_version(conn, name, 2)
+    # when the live worker processes the rest
+    run(live, log[half:])
+    # then it wrote into v2, which now equals a clean fold of the whole log
+    assert all(store.version == 2 for store in live.stores.values())
+    clean = make_pipeline(f"sqlite:///{tmp_path / 'clean.db'}", codec)
+    clean.claim(all_partitions())
+    run(clean, log)
+    assert dumps(live) == dumps(clean)
