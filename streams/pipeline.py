@@ -51,6 +51,7 @@ from streams.dlq import unique_rejections
 
 __all__ = [
     "BatchOutcome",
+    "ConcurrentChangeError",
     "Pipeline",
     "RejectionSink",
     "VersionChangedError",
@@ -60,6 +61,11 @@ __all__ = [
 
 class VersionChangedError(Exception):
     """A replay swapped another version of a projection in: reload the stores and retry."""
+
+
+class ConcurrentChangeError(Exception):
+    """An aggregate the batch touches changed since it was loaded (e.g. `dlq release`):
+    fold the batch again."""
 
 
 log = logging.getLogger("onestop.pipeline")
@@ -129,6 +135,7 @@ class Pipeline:
         self._generations: dict[str, int] = {}
         self._positions: dict[str, dict[TopicPartition, int]] = {name: {} for name in stores}
         self._claimed: set[TopicPartition] = set()
+        self._loaded: dict[str, dict[AggregateKey, tuple[int, int | None]]] = {}
 
     # --- ownership ------------------------------------------------------------------------
 
@@ -160,6 +167,22 @@ class Pipeline:
                 changed.append(name)
         return changed
 
+    def _check_unchanged(self, conn: Connection, name: str, result: BatchResult) -> None:
+        """Optimistic concurrency: the aggregates this batch rewrites are as it loaded them."""
+        expected = self._loaded.get(name, {})
+        keys = [k for k in result.snapshots if k in expected]
+        current = self.stores[name].load_snapshots(conn, keys, for_update=True, with_state=False)
+        for key in keys:
+            now = (
+                (current[key].last_seq, current[key].parked_from_seq)
+                if key in current
+                else (0, None)
+            )
+            if now != expected[key]:
+                raise ConcurrentChangeError(
+                    f"{name}: aggregate {key[1]} changed since it was loaded"
+                )
+
     def _check_live_versions(self, conn: Connection) -> None:
         for name, store in self.stores.items():
             live = live_version(conn, name)
@@ -185,7 +208,14 @@ class Pipeline:
                 fresh = self._unseen(name, decoded)
                 if not fresh:
                     continue
-                snapshots = store.load_snapshots(conn, snapshot_keys(fresh))
+                keys = snapshot_keys(fresh)
+                snapshots = store.load_snapshots(conn, keys)
+                self._loaded[name] = {
+                    k: (snapshots[k].last_seq, snapshots[k].parked_from_seq)
+                    if k in snapshots
+                    else (0, None)
+                    for k in keys
+                }
                 catalogue = self._catalogue(conn, store, fresh, catalogue_caught_up)
                 result = apply_batch(
                     fresh,
@@ -212,6 +242,7 @@ class Pipeline:
             if self.follow_live:
                 self._check_live_versions(conn)
             for name, result in plans.items():
+                self._check_unchanged(conn, name, result)
                 generation = self._generations.get(name)
                 if generation is None:
                     raise RuntimeError(f"{name}: write before claiming any partition")
@@ -233,6 +264,11 @@ class Pipeline:
         for attempt in range(3):
             try:
                 return await self._apply(decoded, catalogue_caught_up, dlq)
+            except ConcurrentChangeError as exc:
+                if attempt == 2:
+                    raise
+                log.info("%s; folding the batch again", exc)
+                continue
             except (VersionChangedError, DBAPIError) as exc:
                 if not self.follow_live:
                     raise

@@ -115,10 +115,18 @@ class ProjectionStore:
     # -- the batch ---------------------------------------------------------------------
 
     def load_snapshots(
-        self, conn: Connection, keys: Iterable[AggregateKey]
+        self,
+        conn: Connection,
+        keys: Iterable[AggregateKey],
+        *,
+        for_update: bool = False,
+        with_state: bool = True,
     ) -> dict[AggregateKey, Snapshot]:
-        """The stored snapshots of `keys` (absent: never seen)."""
-        return load_snapshots(conn, self.tables.snapshots, keys)
+        """The stored snapshots of `keys` (absent: never seen); `for_update` locks them,
+        `with_state=False` reads only the sequencing heads (`state_json` None)."""
+        return load_snapshots(
+            conn, self.tables.snapshots, keys, for_update=for_update, with_state=with_state
+        )
 
     def write(self, conn: Connection, result: BatchResult, generation: int) -> bool:
         """Write `result` in the caller's transaction, fenced by `generation`.

@@ -13,7 +13,6 @@ from pathlib import Path
 from streams.infra import kafka, postgres, registry
 from streams.infra.errors import InfraError
 from streams.infra.paths import Layout
-from streams.infra.plans import SERVICES
 from streams.infra.process import is_running
 from streams.infra.services import Services
 from streams.infra.state import ServiceRecord, StackState, read_state
@@ -21,7 +20,6 @@ from streams.infra.state import ServiceRecord, StackState, read_state
 __all__ = [
     "PROBES",
     "ServiceStatus",
-    "is_healthy",
     "load_services",
     "safe_probe",
     "services_of",
@@ -61,15 +59,6 @@ def safe_probe(record: ServiceRecord, deep: bool) -> bool:
         return PROBES[record.name](record, deep)
     except Exception:  # not answering is exactly what we are asking about
         return False
-
-
-def is_healthy(state: StackState) -> bool:
-    """True if every service finished starting, is alive and answers."""
-    return (
-        state.status == "ready"
-        and {s.name for s in state.services} == set(SERVICES)
-        and all(is_running(s.ref) and safe_probe(s, False) for s in state.services)
-    )
 
 
 def status(home: Path) -> list[ServiceStatus]:

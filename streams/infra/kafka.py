@@ -99,6 +99,8 @@ def render_server_properties(*, broker_port: int, controller_port: int, data_dir
         "transaction.state.log.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",
         "log.segment.bytes": "1048576",
+        # topics come from `onestop topics create` with the contract's partitions, never by accident
+        "auto.create.topics.enable": "false",
         # historical test data: 4.x rejects timestamps > 1 h ahead by default; 3.9 accepts all
         "log.message.timestamp.after.max.ms": "9223372036854775807",
     }

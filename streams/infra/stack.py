@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from streams.infra.errors import InfraError, PortInUse, ServiceFailed
-from streams.infra.health import PROBES, is_healthy, services_of
+from streams.infra.health import PROBES, services_of
 from streams.infra.paths import Layout
 from streams.infra.plans import PORT_NAMES, SERVICES, Launch, Progress, launchers, versions
 from streams.infra.ports import HOST, check_free, mentions_address_in_use, pick_ports
@@ -71,6 +71,34 @@ def _stop_and_clean(layout: Layout, records: Sequence[ServiceRecord]) -> dict[st
                 shutil.rmtree(directory, ignore_errors=True)
     layout.state_file.unlink(missing_ok=True)
     return {r.name: f"pid {r.pid} {outcome[r.ref]}" for r in records}
+
+
+def _still_serving(state: StackState, timeout: float) -> bool:
+    """True if the recorded stack is complete, alive and answering.
+
+    A recorded service that is alive but does not answer within `timeout` is an error, not a
+    reason to restart: others may be using that stack, so it is left alone.
+    """
+    if state.status != "ready" or {s.name for s in state.services} != set(SERVICES):
+        return False
+    for record in state.services:
+        try:
+            wait_until_ready(
+                record.name,
+                record.ref,
+                partial(PROBES[record.name], record, False),
+                log_path=Path(record.log),
+                timeout=timeout,
+            )
+        except ServiceFailed as exc:
+            if not is_running(record.ref):
+                return False
+            raise InfraError(
+                f"the recorded {record.name} (pid {record.pid}) runs but does not answer; it was "
+                "left alone: look at its log, or run `onestop infra down` then `up`\n"
+                f"{exc.log_tail}"
+            ) from exc
+    return True
 
 
 def _start_one(
@@ -197,7 +225,7 @@ def up(
     with _home_lock(layout):
         state = read_state(layout.state_file)
         if state is not None:
-            if is_healthy(state):
+            if _still_serving(state, ready_timeout):
                 running = ", ".join(f"{s.name} pid {s.pid}" for s in state.services)
                 say(f"already running under {layout.home}: {running}")
                 if state.versions != versions():

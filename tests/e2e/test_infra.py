@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,13 +39,25 @@ def home() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _gone(pid: int) -> bool:
-    """True if `pid` no longer exists at all (not even as a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+def _gone(pid: int, reap_timeout: float = 10.0) -> bool:
+    """True once `pid` no longer exists at all (`os.kill(pid, 0)` raises).
+
+    A service whose starting CLI has exited is reaped by init, which can take a moment: until
+    then it is a zombie (stopped, awaiting its parent). A live, non-zombie pid is False at once.
+    """
+    deadline = time.monotonic() + reap_timeout
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state != "Z" or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def _processes_using(home: Path) -> list[int]:

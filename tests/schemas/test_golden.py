@@ -27,6 +27,7 @@ from schemas.errors import (
     IncompatibleSchemaError,
     IncompatibleWriterSchemaError,
     NotAvroError,
+    RegistryUnavailableError,
     TruncatedRecordError,
     UnknownEnumSymbolError,
     UnknownEventTypeError,
@@ -373,6 +374,33 @@ def test_schema_ids_are_cached_after_the_first_encode_and_decode(codec: AvroCode
         codec.decode(codec.encode(event.TOPIC, event))
 
     assert registry.requests == before
+
+
+def test_prepare_resolves_ids_off_the_event_loop_so_encode_needs_no_registry() -> None:
+    import asyncio
+
+    registry = _golden_registry()
+    codec = AvroCodec(registry)
+    types = [type(e) for e in SAMPLES.values() if e.TOPIC == DOSSIER_TOPIC]
+
+    asyncio.run(codec.prepare(DOSSIER_TOPIC, types))
+    before = registry.requests
+    data = [codec.encode(DOSSIER_TOPIC, e) for e in SAMPLES.values() if e.TOPIC == DOSSIER_TOPIC]
+
+    assert registry.requests == before
+    assert [schema_id_of(d) for d in data] == [GOLDEN_ID[t.TYPE] for t in types]
+
+
+class _DownRegistry(InMemorySchemaRegistry):
+    def get_schema(self, schema_id: int) -> str:
+        raise RegistryUnavailableError("registry down")
+
+
+def test_a_registry_outage_is_not_a_decode_error_and_stops_the_batch() -> None:
+    codec = AvroCodec(_DownRegistry())
+
+    with pytest.raises(RegistryUnavailableError):
+        codec.decode_batch([bytes.fromhex(GOLDEN_HEX["SectorDefined"])])
 
 
 # --- inputs that must fail ---------------------------------------------------------------

@@ -388,3 +388,36 @@ def test_cli_down_with_nothing_recorded_is_fine(tmp_path: Path) -> None:
     result = CliRunner().invoke(infra_cli, ["--home", str(tmp_path), "down"])
     assert result.exit_code == 0
     assert "nothing recorded" in result.output
+
+
+def test_a_recorded_stack_that_runs_but_does_not_answer_is_left_alone(tmp_path: Path) -> None:
+    # given a recorded "ready" stack whose processes live but whose ports answer nothing
+    sleeper = _python("import time; time.sleep(60)", tmp_path)
+    closed_port = pick_ports(["x"])["x"]
+    records = tuple(
+        ServiceRecord(
+            name=name,
+            pid=sleeper.pid,
+            start_ticks=sleeper.start_ticks,
+            stop_signal=15,
+            host="127.0.0.1",
+            port=closed_port,
+            url=url,
+            log=str(tmp_path / "p.log"),
+            data_dirs=(),
+        )
+        for name, url in [
+            ("kafka", f"127.0.0.1:{closed_port}"),
+            ("registry", f"http://127.0.0.1:{closed_port}/apis/ccompat/v7"),
+            ("postgres", f"postgresql+psycopg://onestop@127.0.0.1:{closed_port}/onestop"),
+        ]
+    )
+    write_state(tmp_path / "run" / "state.json", StackState(str(tmp_path), "ready", {}, records))
+    try:
+        # when `up` is asked again, then it says so and does not stop those processes
+        with pytest.raises(InfraError, match=r"kafka \(pid \d+\) runs but does not answer"):
+            infra.up(tmp_path, ready_timeout=0.5)
+        assert is_running(sleeper)
+        assert (tmp_path / "run" / "state.json").exists()
+    finally:
+        stop_all({sleeper: signal.SIGTERM})
