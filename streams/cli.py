@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from streams.commands import api as api_commands
 from streams.commands import infra as infra_commands
 from streams.commands import run as run_commands
 from streams.commands import schemas as schema_commands
@@ -26,6 +27,7 @@ main.add_command(run_commands.publish)
 main.add_command(run_commands.worker)
 main.add_command(run_commands.stats)
 main.add_command(run_commands.demo)
+main.add_command(api_commands.api)
 
 
 if __name__ == "__main__":  # pragma: no cover
