@@ -1,14 +1,16 @@
 """Writing one `BatchResult` in the caller's transaction — the hot path.
 
-Order of work, each step one round trip per table (on SQLite, per 500 owners deleted); the
-bulk statements are in `projections.store.bulk`:
+Order of work, each step about one round trip per table; the bulk statements and their
+per-back-end forms (executemany on SQLite, binary COPY on PostgreSQL) are in
+`projections.store.bulk`:
 
-1. `positions.check`: is every partition of the batch still held by this generation, and does
-   the batch move forward? A batch already written (all positions equal) stops here.
-2. Upsert the changed snapshots (one executemany).
-3. For each view table: delete the rows owned by the batch's aggregates (`owner IN (...)`),
-   insert their new rows (one executemany).
-4. Insert the parked records (one executemany).
+1. `positions.check`: is every partition of the batch still held by this generation (locking
+   those position rows), and does the batch move forward? A batch already written (all its
+   positions equal to the stored ones) stops here and writes nothing.
+2. Upsert the changed snapshots.
+3. For each view table an aggregate rendered: delete the rows the batch's aggregates own
+   (`owner IN (...)`), insert their new rows.
+4. Insert the parked records.
 5. `positions.advance`: the guarded UPDATE that fences zombies.
 
 Any error raised here propagates out of the caller's `with engine.begin()` block, which rolls
