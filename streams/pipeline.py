@@ -38,6 +38,7 @@ from projections.records import (
 from projections.sequencing import MemoryCatalogue
 from projections.state import AgencyState, ProcedureState, state_from_json
 from projections.store import ProjectionStore, live_version
+from projections.store.positions import positions as stored_positions
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
 from schemas.events import (
@@ -168,9 +169,12 @@ class Pipeline:
         return changed
 
     def _check_unchanged(self, conn: Connection, name: str, result: BatchResult) -> None:
-        """Optimistic concurrency: the aggregates this batch rewrites are as it loaded them."""
+        """Optimistic concurrency: the aggregates this batch rewrites, or parks records of,
+        are as it loaded them (a record parked behind an aggregate released meanwhile would
+        otherwise stay parked for good)."""
         expected = self._loaded.get(name, {})
-        keys = [k for k in result.snapshots if k in expected]
+        touched = set(result.snapshots) | {p.aggregate for p in result.parked}
+        keys = sorted(k for k in touched if k in expected)
         current = self.stores[name].load_snapshots(conn, keys, for_update=True, with_state=False)
         for key in keys:
             now = (
@@ -191,10 +195,29 @@ class Pipeline:
                     f"{name}: v{store.version} is no longer live (v{live} is)"
                 )
 
+    def done_positions(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset below which every projection has taken each record
+        (as of this pipeline's last claim or commit); records from there on must be offered
+        again (e.g. those deferred until the catalogue catches up)."""
+        done: dict[TopicPartition, int] = {}
+        for name in self.stores:
+            for tp, offset in self._positions[name].items():
+                done[tp] = min(done.get(tp, offset), offset)
+        for tp in self._claimed:
+            if any(tp not in self._positions[name] for name in self.stores):
+                done[tp] = 0
+        return done
+
     def positions(self) -> dict[str, dict[TopicPartition, int]]:
-        """The stored next offsets per projection, as of now."""
+        """The stored next offsets per projection, as of now — of the live versions when
+        following them (a swapped-in version before the next batch reloads it)."""
         with self.engine.connect() as conn:
-            return {name: store.positions(conn) for name, store in self.stores.items()}
+            return {
+                name: stored_positions(
+                    conn, name, (self.follow_live and live_version(conn, name)) or store.version
+                )
+                for name, store in self.stores.items()
+            }
 
     # --- the batch ------------------------------------------------------------------------
 
@@ -225,28 +248,33 @@ class Pipeline:
                     self.policies[name],
                     max_record_bytes=self.max_record_bytes,
                 )
-                if result.counters["deferred"]:
-                    raise RuntimeError(
-                        f"{name}: {result.counters['deferred']} records deferred although the "
-                        "driver waited for the catalogue to catch up"
-                    )
                 plans[name] = result
         return plans
 
-    def commit(self, plans: Mapping[str, BatchResult]) -> bool:
-        """Write every projection's result in one transaction (fenced)."""
+    def commit(
+        self, plans: Mapping[str, BatchResult], planned: Mapping[str, int] | None = None
+    ) -> bool:
+        """Write every projection's result in one transaction (fenced). `planned`: the store
+        versions the plans were folded against; if a concurrent batch has reloaded a
+        swapped-in version since, `ConcurrentChangeError` (fold again)."""
         if not plans:
             return False
+        stale = [n for n in plans if planned is not None and planned[n] != self.stores[n].version]
+        if stale:
+            raise ConcurrentChangeError(f"{stale}: a replay swapped a version in meanwhile")
         written = False
         with self.engine.begin() as conn:
-            if self.follow_live:
-                self._check_live_versions(conn)
             for name, result in plans.items():
                 self._check_unchanged(conn, name, result)
                 generation = self._generations.get(name)
                 if generation is None:
                     raise RuntimeError(f"{name}: write before claiming any partition")
                 written = self.stores[name].write(conn, result, generation) or written
+            if self.follow_live:
+                # After the writes, which lock our position rows: a replay's swap locks them
+                # too, so on PostgreSQL it either waits for this commit (and sees it) or has
+                # committed before this read (and the batch rolls back and is retried there).
+                self._check_live_versions(conn)
         for name, result in plans.items():
             self._positions[name].update(result.positions)
         return written
@@ -283,6 +311,7 @@ class Pipeline:
     async def _apply(
         self, decoded: list[Decoded], catalogue_caught_up: bool, dlq: RejectionSink | None
     ) -> BatchOutcome:
+        planned = {name: store.version for name, store in self.stores.items()}
         plans = await asyncio.to_thread(self.plan, decoded, catalogue_caught_up=catalogue_caught_up)
         outcome = BatchOutcome()
         for name, result in plans.items():
@@ -293,7 +322,7 @@ class Pipeline:
         )
         if dlq is not None and outcome.rejections:
             await dlq.send(outcome.rejections)
-        outcome.written = await asyncio.to_thread(self.commit, plans)
+        outcome.written = await asyncio.to_thread(self.commit, plans, planned)
         return outcome
 
     # --- helpers --------------------------------------------------------------------------

@@ -1,9 +1,15 @@
 """`onestop worker`: the faust agents that project both topics into the three projections.
 
 Two agents, one per topic, each with concurrency 1, take batches of records
-(`stream.take_events`) and hand them to the shared `Pipeline`. The dossier agent first waits
-until the catalogue has been consumed up to its current end (DESIGN.md, principle 8), so a
-dossier is never rejected for a procedure the worker simply has not read yet.
+(`stream.take_events`) and hand them to the shared `Pipeline`.
+
+Cross-topic order (DESIGN.md, principle 8): a dossier record that refers to a procedure or
+agency the catalogue does not hold yet is *deferred* while the catalogue topic has not been
+consumed up to its end. The dossier agent never blocks on this (blocking would stall
+faust's shared fetcher once the dossier buffer fills, and with it the catalogue): it keeps
+deferred records, and every later record of their partitions, in a backlog that is
+offered again with the next batch, or by a retry task once the catalogue has caught up.
+While the backlog is large, the dossier partitions are paused, so memory stays bounded.
 
 Failure policy: a batch that fails for an unknown reason stops the worker (exit code 1)
 and nothing after it is processed; the batch is not in the database, so the next start
@@ -40,6 +46,8 @@ __all__ = ["EndOffsets", "Worker", "WorkerResult"]
 log = logging.getLogger("onestop.worker")
 
 TOPICS = (CATALOGUE_TOPIC, DOSSIER_TOPIC)
+BACKLOG_PAUSE = 20_000
+"""Deferred dossier records held before the dossier partitions are paused."""
 
 
 class EndOffsets:
@@ -113,6 +121,9 @@ class Worker:
         self._dlq: DlqSender | None = None
         self._producer: AIOKafkaProducer | None = None
         self._ends: EndOffsets | None = None
+        self._backlog: list[SourceRecord] = []
+        self._dossier_lock = asyncio.Lock()
+        self._paused = False
         self.app = create_app(
             bootstrap=bootstrap,
             group_id=group_id,
@@ -125,6 +136,7 @@ class Worker:
 
     def _claim(self, assigned: Set[TopicPartition]) -> Mapping[TopicPartition, int]:
         positions = self.pipeline.claim(assigned)
+        self._backlog = []  # the new assignment re-reads from the stored positions
         log.info("claimed %d partitions; seeking to stored positions", len(positions))
         return positions
 
@@ -143,6 +155,7 @@ class Worker:
             async for events in stream.take_events(self.batch_size, within=self.batch_within_s):
                 await self.handle(events, dossier=True)
 
+        app.task(self._retry_backlog)
         if self.until_idle_s is not None:
             app.task(self._watch_idle)
 
@@ -167,30 +180,70 @@ class Worker:
     async def handle(self, events: Sequence[Any], *, dossier: bool) -> None:
         if self.fatal is not None or self._stopping:
             return
+        records = [
+            SourceRecord(
+                m.topic, m.partition, m.offset, m.key, m.value or b"", int(m.timestamp * 1000)
+            )
+            for m in (e.message for e in events)
+        ]
+        if dossier:
+            async with self._dossier_lock:
+                await self._process_dossiers(records)
+        else:
+            await self._process(records, catalogue_caught_up=True)
+
+    async def _process(self, records: list[SourceRecord], *, catalogue_caught_up: bool) -> bool:
+        if self.fatal is not None or self._stopping:
+            return False
         try:
-            dlq, ends = await self._kafka()
-            if dossier:
-                await self._wait_for_catalogue(ends)
-            records = [
-                SourceRecord(
-                    m.topic, m.partition, m.offset, m.key, m.value or b"", int(m.timestamp * 1000)
-                )
-                for m in (e.message for e in events)
-            ]
-            outcome = await self.pipeline.process(records, catalogue_caught_up=True, dlq=dlq)
+            dlq, _ = await self._kafka()
+            outcome = await self.pipeline.process(
+                records, catalogue_caught_up=catalogue_caught_up, dlq=dlq
+            )
             self.counters.update(outcome.counters)
+            return True
         except FencedError as exc:
             log.warning("batch dropped: %s", exc)
         except Exception as exc:
             self.fail(exc)
+        return False
 
-    async def _wait_for_catalogue(self, ends: EndOffsets) -> None:
+    async def _process_dossiers(self, records: list[SourceRecord]) -> None:
+        batch = self._backlog + records
+        _, ends = await self._kafka()
         target = await ends.fetch([CATALOGUE_TOPIC])
-        while self.fatal is None and not self._stopping:
-            positions = await asyncio.to_thread(self.pipeline.positions)
-            if caught_up(positions, target):
-                return
-            await asyncio.sleep(0.05)
+        positions = await asyncio.to_thread(self.pipeline.positions)
+        if not await self._process(batch, catalogue_caught_up=caught_up(positions, target)):
+            return
+        done = self.pipeline.done_positions()
+        self._backlog = [r for r in batch if r.offset >= done.get((r.topic, r.partition), 0)]
+        self.counters["deferred.backlog"] = len(self._backlog)
+        if len(self._backlog) > BACKLOG_PAUSE and not self._paused:
+            self._set_dossiers_paused(True)
+        elif self._paused and len(self._backlog) < BACKLOG_PAUSE // 2:
+            self._set_dossiers_paused(False)
+
+    def _set_dossiers_paused(self, paused: bool) -> None:
+        consumer = self.app.consumer
+        tps = [tp for tp in consumer.assignment() if tp.topic == DOSSIER_TOPIC]
+        if paused:
+            consumer.pause_partitions(tps)
+        else:
+            consumer.resume_partitions(tps)
+        self._paused = paused
+        log.info(
+            "dossier partitions %s (backlog %d)",
+            "paused" if paused else "resumed",
+            len(self._backlog),
+        )
+
+    async def _retry_backlog(self) -> None:
+        """Offer deferred dossier records again when no new batch does it."""
+        while not self._stopping:
+            await asyncio.sleep(0.5)
+            if self._backlog and not self._dossier_lock.locked():
+                async with self._dossier_lock:
+                    await self._process_dossiers([])
 
     def fail(self, exc: BaseException) -> None:
         log.error("worker stopping: a batch failed: %r", exc, exc_info=exc)
