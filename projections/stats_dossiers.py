@@ -16,11 +16,21 @@ Definitions (DOMAIN.md, "Statistics"), for P = [from, to] and a dossier d with
   `in_process_*` (due >= to or no due → within, due < to → late). For facts the fold
   produces, "else" is exactly {2, 4}; any other status there would be inconsistent facts,
   and counting them as in process keeps the balance true rather than losing a dossier.
+- `due` is the fact's `due_on`, the latest due date known (DOMAIN's `due(d)`), also for a
+  past period.
+- `online_payment_share_pct`: of the counted dossiers with a `FinancialObligationRequested`
+  dated in P, those whose first ONLINE payment (`online_paid_on`) is on or before `to` —
+  DOMAIN's words, read literally, so an online payment made before P (for an earlier
+  obligation) counts. The "only received dossiers" rule applies to this KPI like to the rest
+  of the block; it removes nothing, since an obligation can only be requested in status 2
+  or 4 (CONTRACT's transitions), i.e. after receipt and before the end, so a dossier with an
+  obligation in P is always received and counted.
+- `progress_score_766` = 20 × (early + on time + in process within) / received, rounded
+  like the percentages; null when nothing was received.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
@@ -69,7 +79,7 @@ def _signature(d: DossierFact, start: date, end: date) -> Signature | None:
     if ended is not None and ended <= end:
         if d.end_kind == "WITHDRAWN":
             outcome = 3
-        elif due is None or ended >= due:
+        elif due is None or ended == due:
             outcome = 1
         else:
             outcome = 0 if ended < due else 2
@@ -120,22 +130,23 @@ def count_dossiers(
     ONLINE dossier received in P, whatever the filters: the catalogue's
     `online_with_dossiers` is built from them.
     """
-    by_key: Counter[tuple[str, str, Signature]] = Counter()
+    by_key: dict[tuple[str, str, Signature], int] = {}
     online_pairs: set[tuple[str, str]] = set()
     sectors: dict[str, str] = {}
     for d in dossiers:
         sig = _signature(d, start, end)
         if sig is None:
             continue
-        if sig & 3 == 3:  # new and online: received in P through the portal
-            online_pairs.add((d.procedure_code, d.agency_code))
         code = d.procedure_code
+        if sig & 3 == 3:  # new and online: received in P through the portal
+            online_pairs.add((code, d.agency_code))
         dossier_sector = sectors.get(code)
         if dossier_sector is None:
             dossier_sector = sectors[code] = sector_of(code)
         handler = d.handling_agency_code or d.agency_code
         if (agency is None or handler == agency) and (sector is None or dossier_sector == sector):
-            by_key[dossier_sector, handler, sig] += 1
+            key = (dossier_sector, handler, sig)
+            by_key[key] = by_key.get(key, 0) + 1
 
     total = [0] * _WIDTH
     per_sector: dict[str, DossierCounts] = {}

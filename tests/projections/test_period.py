@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -101,7 +102,7 @@ def test_year_is_its_four_quarters_and_twelve_months(year: int) -> None:
     months = [parse_period(f"{text}-{m:02d}") for m in range(1, 13)]
     for parts in (quarters, months):
         assert parts[0].start == whole.start and parts[-1].end == whole.end
-        for before, after in zip(parts, parts[1:], strict=False):
+        for before, after in pairwise(parts):
             assert (after.start - before.end).days == 1
     assert quarters[3] == Period(months[9].start, months[11].end)
 
