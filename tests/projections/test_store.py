@@ -416,11 +416,11 @@ def test_a_batch_may_leave_some_of_its_partitions_where_they_were(
         assert len(store.read_rows(conn, "dossiers")) == 1
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer
 def test_workers_on_different_partitions_do_not_block_each_other(
     engine: Engine, store: ProjectionStore
 ) -> None:
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time by design")
     with engine.begin() as conn:
         first = store.claim(conn, [P0])
     with engine.begin() as conn:
