@@ -195,19 +195,6 @@ class Pipeline:
                     f"{name}: v{store.version} is no longer live (v{live} is)"
                 )
 
-    def done_positions(self) -> dict[TopicPartition, int]:
-        """Per partition, the offset below which every projection has taken each record
-        (as of this pipeline's last claim or commit); records from there on must be offered
-        again (e.g. those deferred until the catalogue catches up)."""
-        done: dict[TopicPartition, int] = {}
-        for name in self.stores:
-            for tp, offset in self._positions[name].items():
-                done[tp] = min(done.get(tp, offset), offset)
-        for tp in self._claimed:
-            if any(tp not in self._positions[name] for name in self.stores):
-                done[tp] = 0
-        return done
-
     def positions(self) -> dict[str, dict[TopicPartition, int]]:
         """The stored next offsets per projection, as of now — of the live versions when
         following them (a swapped-in version before the next batch reloads it)."""

@@ -5,10 +5,11 @@ Two agents, one per topic, each with concurrency 1, take batches of records
 
 Cross-topic order (DESIGN.md, principle 8): a dossier record that refers to a procedure or
 agency the catalogue does not hold yet is *deferred* while the catalogue topic has not been
-consumed up to its end. The dossier agent never blocks on this (blocking would stall
-faust's shared fetcher once the dossier buffer fills, and with it the catalogue): it keeps
-deferred records, and every later record of their partitions, in a backlog that is
-offered again with the next batch, or by a retry task once the catalogue has caught up.
+consumed up to its end. The dossier agent therefore applies dossier records only once the
+catalogue's stored positions have reached the catalogue topic's end (checked per batch).
+It never blocks while waiting (that would stall faust's shared fetcher once the dossier
+buffer fills, and with it the catalogue): it holds the records in a backlog, in arrival
+order, applied with the next batch or by a retry task once the catalogue has caught up.
 While the backlog is large, the dossier partitions are paused, so memory stays bounded.
 
 Failure policy: a batch that fails for an unknown reason stops the worker (exit code 1)
@@ -209,18 +210,24 @@ class Worker:
         return False
 
     async def _process_dossiers(self, records: list[SourceRecord]) -> None:
-        batch = self._backlog + records
+        """Apply dossier records once the catalogue has caught up; hold them until then."""
+        self._backlog.extend(records)
+        if not self._backlog:
+            return
         _, ends = await self._kafka()
         target = await ends.fetch([CATALOGUE_TOPIC])
         positions = await asyncio.to_thread(self.pipeline.positions)
-        if not await self._process(batch, catalogue_caught_up=caught_up(positions, target)):
+        if not caught_up(positions, target):
+            self.counters["deferred.waits"] += 1
+            if len(self._backlog) > BACKLOG_PAUSE and not self._paused:
+                self._set_dossiers_paused(True)
             return
-        done = self.pipeline.done_positions()
-        self._backlog = [r for r in batch if r.offset >= done.get((r.topic, r.partition), 0)]
-        self.counters["deferred.backlog"] = len(self._backlog)
-        if len(self._backlog) > BACKLOG_PAUSE and not self._paused:
-            self._set_dossiers_paused(True)
-        elif self._paused and len(self._backlog) < BACKLOG_PAUSE // 2:
+        while self._backlog:
+            chunk, rest = self._backlog[: self.batch_size], self._backlog[self.batch_size :]
+            if not await self._process(chunk, catalogue_caught_up=True):
+                return
+            self._backlog = rest
+        if self._paused:
             self._set_dossiers_paused(False)
 
     def _set_dossiers_paused(self, paused: bool) -> None:
