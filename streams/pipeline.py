@@ -16,6 +16,7 @@ the stored positions, never from Kafka's committed offsets.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,8 +36,8 @@ from projections.records import (
     SourceRecord,
     TopicPartition,
 )
+from projections.reference import catalogue_from_snapshots
 from projections.sequencing import MemoryCatalogue
-from projections.state import AgencyState, ProcedureState, state_from_json
 from projections.store import ProjectionStore, live_version
 from projections.store.positions import positions as stored_positions
 from schemas.codec import AvroCodec
@@ -330,14 +331,5 @@ class Pipeline:
         caught_up: bool,
     ) -> MemoryCatalogue:
         keys = _catalogue_references(d.event for d in decoded if d.event is not None)
-        procedures: dict[str, ProcedureState] = {}
-        agencies: dict[str, AgencyState] = {}
-        for (_, aggregate_id), snapshot in store.load_snapshots(conn, keys).items():
-            if snapshot.state_json is None:
-                continue
-            state = state_from_json(snapshot.state_json)
-            if isinstance(state, ProcedureState):
-                procedures[aggregate_id] = state
-            elif isinstance(state, AgencyState):
-                agencies[aggregate_id] = state
-        return MemoryCatalogue(procedures, agencies, caught_up)
+        catalogue = catalogue_from_snapshots(store.load_snapshots(conn, keys))
+        return dataclasses.replace(catalogue, caught_up=caught_up)
