@@ -30,6 +30,7 @@ from typing import Any, Final
 import fastavro
 from fastavro.schema import to_parsing_canonical_form
 
+from schemas import compat
 from schemas.avro_schemas import EventSchema, event_schemas, subject_name
 from schemas.errors import (
     BadValueError,
@@ -213,6 +214,25 @@ class AvroCodec:
             writer=writer,
             reader=None if same else self._schemas[name].parsed,
             converter=self._converters[name],
+        )
+
+    def check_reader(self, schema_id: int) -> DecodeError | None:
+        """Why records written with `schema_id` cannot all be read with today's reader
+        (None: they can), without reading a record: the writer schema is fetched (cached)
+        and checked against today's schema of the same name by Avro's resolution rules
+        (`schemas.compat`). Registry outages raise `RegistryUnavailableError`."""
+        reader = self._reader(schema_id)
+        if reader.error is not None:
+            return reader.error
+        if reader.reader is None:
+            return None
+        found = compat.problems(reader.reader, reader.writer)
+        if not found:
+            return None
+        return IncompatibleWriterSchemaError(
+            f"writer schema {schema_id} cannot be resolved to today's reader: "
+            + "; ".join(found),
+            schema_id=schema_id,
         )
 
     def decode(self, data: bytes) -> Event:

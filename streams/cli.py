@@ -10,6 +10,8 @@ import click
 
 from streams.commands import api as api_commands
 from streams.commands import infra as infra_commands
+from streams.commands import operate as operate_commands
+from streams.commands import ops as ops_commands
 from streams.commands import run as run_commands
 from streams.commands import schemas as schema_commands
 
@@ -28,6 +30,10 @@ main.add_command(run_commands.worker)
 main.add_command(run_commands.stats)
 main.add_command(run_commands.demo)
 main.add_command(api_commands.api)
+main.add_command(operate_commands.replay)
+main.add_command(operate_commands.verify)
+main.add_command(ops_commands.status)
+main.add_command(ops_commands.dlq)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -73,6 +73,19 @@ class ConcurrentChangeError(Exception):
 log = logging.getLogger("onestop.pipeline")
 
 
+Head = tuple[int, int | None]
+"""(last_seq, parked_from_seq) of an aggregate as a batch loaded it."""
+
+
+class Plans(dict[str, BatchResult]):
+    """One batch folded for every projection, with the heads each fold started from (so
+    two agents folding concurrently each check their own expectations at commit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: dict[str, dict[AggregateKey, Head]] = {}
+
+
 class RejectionSink(Protocol):
     async def send(self, rejections: Sequence[Rejection]) -> None: ...
 
@@ -137,7 +150,6 @@ class Pipeline:
         self._generations: dict[str, int] = {}
         self._positions: dict[str, dict[TopicPartition, int]] = {name: {} for name in stores}
         self._claimed: set[TopicPartition] = set()
-        self._loaded: dict[str, dict[AggregateKey, tuple[int, int | None]]] = {}
 
     # --- ownership ------------------------------------------------------------------------
 
@@ -169,11 +181,16 @@ class Pipeline:
                 changed.append(name)
         return changed
 
-    def _check_unchanged(self, conn: Connection, name: str, result: BatchResult) -> None:
+    def _check_unchanged(
+        self,
+        conn: Connection,
+        name: str,
+        result: BatchResult,
+        expected: Mapping[AggregateKey, Head],
+    ) -> None:
         """Optimistic concurrency: the aggregates this batch rewrites, or parks records of,
         are as it loaded them (a record parked behind an aggregate released meanwhile would
         otherwise stay parked for good)."""
-        expected = self._loaded.get(name, {})
         touched = set(result.snapshots) | {p.aggregate for p in result.parked}
         keys = sorted(k for k in touched if k in expected)
         current = self.stores[name].load_snapshots(conn, keys, for_update=True, with_state=False)
@@ -209,11 +226,9 @@ class Pipeline:
 
     # --- the batch ------------------------------------------------------------------------
 
-    def plan(
-        self, decoded: Sequence[Decoded], *, catalogue_caught_up: bool
-    ) -> dict[str, BatchResult]:
+    def plan(self, decoded: Sequence[Decoded], *, catalogue_caught_up: bool) -> Plans:
         """Fold the batch for every projection (reads only; nothing is written)."""
-        plans: dict[str, BatchResult] = {}
+        plans = Plans()
         with self.engine.connect() as conn:
             for name, store in self.stores.items():
                 fresh = self._unseen(name, decoded)
@@ -221,7 +236,7 @@ class Pipeline:
                     continue
                 keys = snapshot_keys(fresh)
                 snapshots = store.load_snapshots(conn, keys)
-                self._loaded[name] = {
+                plans.loaded[name] = {
                     k: (snapshots[k].last_seq, snapshots[k].parked_from_seq)
                     if k in snapshots
                     else (0, None)
@@ -242,6 +257,16 @@ class Pipeline:
     def commit(
         self, plans: Mapping[str, BatchResult], planned: Mapping[str, int] | None = None
     ) -> bool:
+        """See below; `plans` as returned by `plan` carries the heads it was folded on."""
+        loaded = plans.loaded if isinstance(plans, Plans) else {}
+        return self._commit(plans, planned, loaded)
+
+    def _commit(
+        self,
+        plans: Mapping[str, BatchResult],
+        planned: Mapping[str, int] | None,
+        loaded: Mapping[str, Mapping[AggregateKey, Head]],
+    ) -> bool:
         """Write every projection's result in one transaction (fenced). `planned`: the store
         versions the plans were folded against; if a concurrent batch has reloaded a
         swapped-in version since, `ConcurrentChangeError` (fold again)."""
@@ -253,7 +278,7 @@ class Pipeline:
         written = False
         with self.engine.begin() as conn:
             for name, result in plans.items():
-                self._check_unchanged(conn, name, result)
+                self._check_unchanged(conn, name, result, loaded.get(name, {}))
                 generation = self._generations.get(name)
                 if generation is None:
                     raise RuntimeError(f"{name}: write before claiming any partition")
