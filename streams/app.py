@@ -28,9 +28,20 @@ class _PositionSeekingThread(faust_aiokafka.AIOKafkaConsumerThread):
     position_source: PositionSource
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
+        # Called from faust's side (the app's loop, after a rebalance), not from this
+        # consumer thread. aiokafka is not thread-safe: seeking from here races the
+        # fetcher, which may be resetting the same partition to Kafka's committed offset
+        # at that moment; its `reset_to` then fails an assertion, the fetcher task dies
+        # and the worker silently never fetches again. So, like faust's own
+        # `seek_to_committed`, the seeks run on the consumer's thread (`call_thread`).
         consumer = self._ensure_consumer()
         assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         positions = self.position_source(assigned)
+        seeked: Mapping[TP, int] = await self.call_thread(self._seek_to, positions)
+        return seeked
+
+    async def _seek_to(self, positions: Mapping[tuple[str, int], int]) -> dict[TP, int]:
+        consumer = self._ensure_consumer()
         seeked: dict[TP, int] = {}
         for tp in consumer.assignment():
             offset = positions.get((tp.topic, tp.partition), 0)

@@ -57,11 +57,13 @@ class EndOffsets:
     def __init__(self, bootstrap: str) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         self._started = False
+        self._start_lock = asyncio.Lock()
 
     async def fetch(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
-        if not self._started:
-            await self._consumer.start()
-            self._started = True
+        async with self._start_lock:  # callers share one reader: start it once
+            if not self._started:
+                await self._consumer.start()
+                self._started = True
         tps = [
             KafkaTP(topic, p)
             for topic in topics
@@ -124,6 +126,7 @@ class Worker:
         self._ends: EndOffsets | None = None
         self._backlog: list[SourceRecord] = []
         self._dossier_lock = asyncio.Lock()
+        self._kafka_lock = asyncio.Lock()
         self._paused = False
         self.app = create_app(
             bootstrap=bootstrap,
@@ -161,14 +164,18 @@ class Worker:
             app.task(self._watch_idle)
 
     async def _kafka(self) -> tuple[DlqSender, EndOffsets]:
-        if self._dlq is None or self._ends is None:
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
-            )
-            await self._producer.start()
-            self._dlq = DlqSender(self._producer)
-            self._ends = EndOffsets(self.bootstrap)
-        return self._dlq, self._ends
+        # Both agents and the idle watcher ask at once on start: without the lock each
+        # made a producer, and all but the last were never stopped (leaked, with pending
+        # sender tasks destroyed by the garbage collector).
+        async with self._kafka_lock:
+            if self._dlq is None or self._ends is None:
+                self._producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
+                )
+                await self._producer.start()
+                self._dlq = DlqSender(self._producer)
+                self._ends = EndOffsets(self.bootstrap)
+            return self._dlq, self._ends
 
     async def _close_kafka(self) -> None:
         if self._ends is not None:

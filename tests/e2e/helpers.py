@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,17 +57,24 @@ __all__ = [
     "HMAC_KEY",
     "ONESTOP",
     "PROJECT_ROOT",
+    "Background",
     "Cli",
     "decoded_topics",
     "exclusive_topics",
+    "ok",
     "parked_of",
     "read_dlq",
+    "read_rows",
     "read_topic",
     "reference_dumps",
     "snapshot_of",
+    "snapshots_of",
     "store_dumps",
     "stored_positions",
+    "tail",
     "topic_ends",
+    "wait_until",
+    "worker_counters",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -356,6 +363,16 @@ def snapshot_of(database_url: str, key: AggregateKey) -> dict[str, Snapshot | No
             return {p: stores[p].load_snapshots(conn, [key]).get(key) for p in PROJECTIONS}
 
 
+def snapshots_of(
+    database_url: str, keys: Sequence[AggregateKey]
+) -> dict[str, dict[AggregateKey, Snapshot]]:
+    """Each projection's stored snapshots among `keys` (a key not there: never seen)."""
+    with store_engine(database_url) as engine:
+        stores = live_stores(engine)
+        with engine.connect() as conn:
+            return {p: stores[p].load_snapshots(conn, keys) for p in PROJECTIONS}
+
+
 def parked_of(database_url: str, key: AggregateKey) -> dict[str, list[ParkedRecord]]:
     """Each projection's parked records of aggregate `key`, in `aggregate_seq` order."""
     with store_engine(database_url) as engine:
@@ -371,13 +388,30 @@ def read_rows(database_url: str, projection: str, table: str) -> list[dict[str, 
             return store.read_rows(conn, table)
 
 
-def wait_until(predicate: Any, timeout_s: float, what: str, poll_s: float = 0.1) -> None:
-    """Poll `predicate` (tracked state, e.g. stored positions) until true or fail."""
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    *,
+    detail: Callable[[], str] = lambda: "",
+    poll_s: float = 0.1,
+) -> None:
+    """Poll `predicate` (tracked state, e.g. stored positions) until true or fail, saying
+    `what` was awaited and `detail()` (e.g. a log's tail)."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n"
+                                 f"{detail()}")
         time.sleep(poll_s)
+
+
+def tail(path: Path, chars: int = 6000) -> str:
+    """The end of a log file, for failure messages."""
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return f"({path} does not exist)"
 
 
 def worker_counters(stderr: str) -> dict[str, dict[str, int]]:
