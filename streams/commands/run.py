@@ -189,7 +189,7 @@ def demo(dossiers: int, seed: int, keep_running: bool) -> None:
     settings = Settings.from_env()
     already_running = infra.load_services(settings.home) is not None
     click.echo("== 1/4 starting the local stack (Kafka, schema registry, PostgreSQL)")
-    services = infra.up(settings.home)
+    services = infra.up(settings.home, progress=click.echo)
     try:
         database = settings.home / "demo.db"
         database.unlink(missing_ok=True)
