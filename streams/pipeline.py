@@ -254,22 +254,11 @@ class Pipeline:
                 plans[name] = result
         return plans
 
-    def commit(
-        self, plans: Mapping[str, BatchResult], planned: Mapping[str, int] | None = None
-    ) -> bool:
-        """See below; `plans` as returned by `plan` carries the heads it was folded on."""
-        loaded = plans.loaded if isinstance(plans, Plans) else {}
-        return self._commit(plans, planned, loaded)
-
-    def _commit(
-        self,
-        plans: Mapping[str, BatchResult],
-        planned: Mapping[str, int] | None,
-        loaded: Mapping[str, Mapping[AggregateKey, Head]],
-    ) -> bool:
-        """Write every projection's result in one transaction (fenced). `planned`: the store
-        versions the plans were folded against; if a concurrent batch has reloaded a
-        swapped-in version since, `ConcurrentChangeError` (fold again)."""
+    def commit(self, plans: Plans, planned: Mapping[str, int] | None = None) -> bool:
+        """Write every projection's result in one transaction (fenced), checking the heads
+        `plans` was folded on. `planned`: the store versions the plans were folded against;
+        if a concurrent batch has reloaded a swapped-in version since,
+        `ConcurrentChangeError` (fold again)."""
         if not plans:
             return False
         stale = [n for n in plans if planned is not None and planned[n] != self.stores[n].version]
@@ -278,7 +267,7 @@ class Pipeline:
         written = False
         with self.engine.begin() as conn:
             for name, result in plans.items():
-                self._check_unchanged(conn, name, result, loaded.get(name, {}))
+                self._check_unchanged(conn, name, result, plans.loaded.get(name, {}))
                 generation = self._generations.get(name)
                 if generation is None:
                     raise RuntimeError(f"{name}: write before claiming any partition")

@@ -33,10 +33,8 @@ import copy
 import io
 import json
 import struct
-import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,15 +50,9 @@ from schemas.codec import AvroCodec
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
 from schemas.jsonform import event_from_json
 from schemas.registry import HttpSchemaRegistry
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.e2e.helpers import (  # noqa: E402
+from tests.e2e.helpers import (
     Cli,
     decoded_topics,
-    exclusive_topics,
     ok,
     parked_of,
     read_dlq,
@@ -81,11 +73,6 @@ SPEC = WorkloadSpec(seed=5, dossiers=80, procedures=40, departments=3, communes=
 MAX_RECORD_BYTES = 4096
 Origin = tuple[str, int, int]  # (topic, partition, offset)
 
-
-@pytest.fixture
-def cli(services: Services, database_url: str, tmp_path: Path) -> Iterator[Cli]:
-    with exclusive_topics(services):
-        yield Cli(services, database_url, tmp_path)
 
 
 # --- the bad business events (JSON form, published through the CLI) ------------------------

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,22 +33,16 @@ from projections.stats_facts import StatsFacts
 from schemas import events as ev
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
 from schemas.jsonform import event_to_json
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.e2e.helpers import (  # noqa: E402
+from tests.e2e.helpers import (
     Cli,
     decoded_topics,
-    exclusive_topics,
     ok,
     read_topic,
     reference_dumps,
     store_dumps,
     topic_ends,
 )
-from tests.projections.projection_events import (  # noqa: E402
+from tests.projections.projection_events import (
     AGENCY,
     catalogue,
     dossier,
@@ -65,12 +57,6 @@ pytestmark = pytest.mark.e2e
 
 TOPICS = [CATALOGUE_TOPIC, DOSSIER_TOPIC]
 
-
-@pytest.fixture
-def cli(services: Services, database_url: str, tmp_path: Path) -> Iterator[Cli]:
-    """The CLI on this test's database and consumer group, on freshly recreated topics."""
-    with exclusive_topics(services):
-        yield Cli(services, database_url, tmp_path)
 
 
 def _jsonl(path: Path, events: list[ev.Event]) -> Path:

@@ -16,9 +16,7 @@ Each test holds the broker's contract topics (deleted and recreated empty, see
 from __future__ import annotations
 
 import json
-import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,15 +31,9 @@ from projections.stats_facts import StatsFacts
 from schemas import events as ev
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
 from schemas.jsonform import event_to_json
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.e2e.helpers import (  # noqa: E402
+from tests.e2e.helpers import (
     Cli,
     decoded_topics,
-    exclusive_topics,
     ok,
     parked_of,
     read_dlq,
@@ -51,7 +43,7 @@ from tests.e2e.helpers import (  # noqa: E402
     store_dumps,
     worker_counters,
 )
-from tests.projections.projection_events import catalogue, dossier  # noqa: E402
+from tests.projections.projection_events import catalogue, dossier
 
 if TYPE_CHECKING:
     from streams.infra import Services
@@ -67,12 +59,6 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     path = tmp_path_factory.mktemp("province") / "province.jsonl"
     return path, write_jsonl(generate(SPEC), path)
 
-
-@pytest.fixture
-def cli(services: Services, database_url: str, tmp_path: Path) -> Iterator[Cli]:
-    """The CLI on this test's database and consumer group, on freshly recreated topics."""
-    with exclusive_topics(services):
-        yield Cli(services, database_url, tmp_path)
 
 
 def _stats_rows(dump: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[dict[str, Any]]]:

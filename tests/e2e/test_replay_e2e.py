@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import threading
 import time
 import uuid
@@ -38,15 +37,9 @@ from projections.records import PROJECTIONS, Decoded
 from projections.store import ProjectionStore, live_version, make_engine
 from projections.store import positions as stored
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC, EVENT_TYPES
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.e2e.helpers import (  # noqa: E402
+from tests.e2e.helpers import (
     Cli,
     decoded_topics,
-    exclusive_topics,
     ok,
     reference_dumps,
     topic_ends,
@@ -61,11 +54,6 @@ pytestmark = pytest.mark.e2e
 SPEC = WorkloadSpec(seed=23, dossiers=500, procedures=60, departments=4, communes=6)
 TOPICS = [CATALOGUE_TOPIC, DOSSIER_TOPIC]
 
-
-@pytest.fixture
-def cli(services: Services, database_url: str, tmp_path: Path) -> Iterator[Cli]:
-    with exclusive_topics(services):
-        yield Cli(services, database_url, tmp_path)
 
 
 @pytest.fixture

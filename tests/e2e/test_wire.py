@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,13 +35,10 @@ from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC, Event, SatisfactionRa
 from schemas.registry import CompatibilityLevel, HttpSchemaRegistry
 from streams.settings import Settings
 from streams.topics import TopicMismatchError, ensure_topics
+from tests.schemas.registry_contract import RegistryContract
+from tests.schemas.samples import sample_events
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.schemas.registry_contract import RegistryContract  # noqa: E402
-from tests.schemas.samples import sample_events  # noqa: E402
 
 if TYPE_CHECKING:
     from streams.infra import Services

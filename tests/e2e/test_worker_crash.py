@@ -12,9 +12,7 @@ and nothing may have gone to the DLQ.
 from __future__ import annotations
 
 import random
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,15 +22,9 @@ from connectors.workload import WorkloadSpec, generate, write_jsonl
 from projections.records import PROJECTIONS
 from projections.store import make_engine
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.e2e.helpers import (  # noqa: E402
+from tests.e2e.helpers import (
     Cli,
     decoded_topics,
-    exclusive_topics,
     ok,
     read_dlq,
     reference_dumps,
@@ -55,11 +47,6 @@ SPEC = WorkloadSpec(seed=11, dossiers=3000, procedures=200, departments=6, commu
 KILLS = 6
 SEED = 20_251_106
 
-
-@pytest.fixture
-def cli(services: Services, database_url: str, tmp_path: Path) -> Iterator[Cli]:
-    with exclusive_topics(services):
-        yield Cli(services, database_url, tmp_path)
 
 
 def _progress(engine: Engine, ends: dict[tuple[str, int], int]) -> int:

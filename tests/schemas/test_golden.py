@@ -47,11 +47,7 @@ from schemas.events import (
 )
 from schemas.registry import CompatibilityLevel
 from schemas.registry_memory import InMemorySchemaRegistry
-
-try:
-    from tests.schemas.samples import sample_events
-except ImportError:  # the repository root is not on sys.path; pytest put this folder there
-    from samples import sample_events  # type: ignore[no-redef,import-not-found]
+from tests.schemas.samples import sample_events
 
 SAMPLES: dict[str, Event] = {type(e).TYPE: e for e in sample_events()}
 

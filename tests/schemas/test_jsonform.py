@@ -35,11 +35,7 @@ from schemas.jsonform import (
     event_to_json,
     parse_jsonl,
 )
-
-try:
-    from tests.schemas.samples import DOSSIER_ID, sample_events
-except ImportError:  # the repository root is not on sys.path; pytest put this folder there
-    from samples import DOSSIER_ID, sample_events  # type: ignore[no-redef,import-not-found]
+from tests.schemas.samples import DOSSIER_ID, sample_events
 
 SAMPLES = {type(e).TYPE: e for e in sample_events()}
 

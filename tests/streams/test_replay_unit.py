@@ -333,14 +333,15 @@ def test_a_batch_folded_against_a_version_swapped_out_meanwhile_is_folded_again(
 ) -> None:
     from projections.policy import build_policies
     from streams.compose import live_stores
-    from streams.pipeline import ConcurrentChangeError, Pipeline
+    from streams.pipeline import ConcurrentChangeError, Pipeline, Plans
 
     engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
     pipeline = Pipeline(engine, AvroCodec(InMemorySchemaRegistry()), live_stores(engine),
                         build_policies(b"k" * 32), max_record_bytes=1 << 20)
     pipeline.claim([C0, D0])
     planned = {name: store.version for name, store in pipeline.stores.items()}
-    plans = {"portal": BatchResult(positions={D0: 1})}
+    plans = Plans()
+    plans["portal"] = BatchResult(positions={D0: 1})
     # another agent of the same worker reloads the swapped-in v2 before this batch commits
     ProjectionStore(engine, "portal", 2).create()
     _positions(f"sqlite:///{tmp_path / 's.db'}", 2, {C0: 0, D0: 0})
