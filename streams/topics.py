@@ -14,6 +14,7 @@ keyed topic, and compaction would lose events).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -35,6 +36,7 @@ __all__ = [
     "contract_topics",
     "dlq_topic",
     "ensure_topics",
+    "reset_topics",
 ]
 
 TOPIC_CONFIGS: Final[Mapping[str, str]] = {"retention.ms": "-1", "cleanup.policy": "delete"}
@@ -177,3 +179,34 @@ async def ensure_topics(
         raise TopicMismatchError(problems)
     found = tuple(s.name for s in specs if s.name not in created)
     return EnsureResult(created=tuple(created), found=found)
+
+
+async def reset_topics(bootstrap: str, settings: Settings, *, timeout_s: float = 90) -> None:
+    """Delete the contract's topics (losing every event in them) and create them empty.
+
+    For throw-away stacks only: the e2e tests and `onestop bench` on their own brokers.
+    `TopicAdminError` if the broker does not finish within `timeout_s`.
+    """
+    names = [spec.name for spec in contract_topics(settings)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="onestop-topics-reset")
+    try:
+        await admin.start()
+        doomed = [n for n in names if n in set(await admin.list_topics())]
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=30_000)
+        async with asyncio.timeout(timeout_s):
+            while set(await admin.list_topics()) & set(doomed):
+                await asyncio.sleep(0.2)
+    except (KafkaError, TimeoutError) as exc:
+        raise TopicAdminError(f"Kafka at {bootstrap}: deleting the topics: {exc!r}") from exc
+    finally:
+        await admin.close()
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:  # the broker may still be finishing the deletion
+        try:
+            await ensure_topics(bootstrap, settings)
+            return
+        except TopicAdminError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from aiokafka.structs import TopicPartition as KafkaTP
 from sqlalchemy import Engine, select
@@ -48,7 +47,7 @@ from streams.compose import live_stores
 from streams.dlq import DlqRecord, dlq_topic
 from streams.pipeline import decode_records
 from streams.settings import Settings
-from streams.topics import TopicAdminError, contract_topics, ensure_topics
+from streams.topics import contract_topics, reset_topics
 
 if TYPE_CHECKING:
     from streams.infra import Services
@@ -174,28 +173,8 @@ def _contract_topic_names() -> list[str]:
 
 
 async def _reset_topics(bootstrap: str, timeout_s: float = 90) -> None:
-    names = _contract_topic_names()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="onestop-e2e-reset")
-    await admin.start()
-    try:
-        doomed = [n for n in names if n in set(await admin.list_topics())]
-        if doomed:
-            await admin.delete_topics(doomed, timeout_ms=30_000)
-        async with asyncio.timeout(timeout_s):
-            while set(await admin.list_topics()) & set(doomed):
-                await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-    settings = Settings.from_env({})
-    async with asyncio.timeout(timeout_s):
-        while True:  # the broker may still be finishing the deletion
-            try:
-                await ensure_topics(bootstrap, settings)
-            except TopicAdminError:
-                await asyncio.sleep(0.5)
-                continue
-            break
-    ends = await topic_ends_async(bootstrap, names)
+    await reset_topics(bootstrap, Settings.from_env({}), timeout_s=timeout_s)
+    ends = await topic_ends_async(bootstrap, _contract_topic_names())
     assert not any(ends.values()), f"fresh topics are not empty: {ends}"
 
 
