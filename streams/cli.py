@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from streams.commands import api as api_commands
+from streams.commands import bench as bench_commands
 from streams.commands import infra as infra_commands
 from streams.commands import operate as operate_commands
 from streams.commands import ops as ops_commands
@@ -34,6 +35,7 @@ main.add_command(operate_commands.replay)
 main.add_command(operate_commands.verify)
 main.add_command(ops_commands.status)
 main.add_command(ops_commands.dlq)
+main.add_command(bench_commands.bench)
 
 
 if __name__ == "__main__":  # pragma: no cover

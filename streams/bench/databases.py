@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from projections.records import PROJECTIONS, TopicPartition
 from projections.reference import dump_digest
 from projections.store import ProjectionStore, live_version, make_engine
+from projections.store.meta import POSITIONS, VERSIONS
 from projections.store.positions import positions
 from streams.infra import Services
 
@@ -74,6 +75,10 @@ def lagging(engine: Engine, ends: Mapping[TopicPartition, int]) -> int:
     """How many records the live projections still have to read to reach `ends` (the most
     behind projection counts; a projection without a live version counts as at 0)."""
     with engine.connect() as conn:
+        tables = inspect(conn)
+        if not (tables.has_table(POSITIONS.name) and tables.has_table(VERSIONS.name)):
+            # the worker has not created them yet
+            return sum(ends.values())
         behind = 0
         for projection in PROJECTIONS:
             version = live_version(conn, projection)

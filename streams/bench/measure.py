@@ -1,10 +1,16 @@
 """Run a contender as a child process and measure it from outside.
 
-`Child.start(argv, env, log)` starts it (stdout captured to a file, stderr to `log`);
-`child.wait(timeout_s)` or `child.stop()` reaps it with `os.wait4`, which returns the resource
-usage of exactly that child: user + system CPU seconds (of it and of its own reaped children)
-and its peak resident set (`ru_maxrss`, KiB on Linux). Wall time runs from `start` to the
-moment the child was seen finished (or `mark_done()`, for a worker stopped after it caught up).
+`start(name, argv, env, log)` starts it (stdout captured to a file, stderr to `log`);
+`child.wait(timeout_s)` or `child.stop()` reaps it with `os.wait4`, which returns the CPU
+seconds (user + system) of exactly that child and of its own reaped children. Wall time runs
+from `start` to the moment the child was seen finished (or `mark_done()`, for a worker stopped
+after it caught up).
+
+Peak memory is NOT `ru_maxrss`: Linux carries the parent's high-water mark into a forked
+child across `exec`, so every child of a big runner would report the runner's size. Instead,
+while waiting, the child's process tree is sampled every 250 ms for `VmHWM` (each process's
+own resident high-water mark since its `exec`, itself a running maximum), and the largest
+seen is its peak; growth in the last 250 ms of a process's life can be missed.
 
 `ServerCpu(pid)` reads `/proc` for a server process tree (the PostgreSQL postmaster and its
 backends): the CPU seconds it used between `start()` and `seconds()`, counting backends that
@@ -79,7 +85,9 @@ class Child:
         self.started = time.perf_counter()
         self.done_at: float | None = None
         self._returncode: int | None = None
-        self._usage: tuple[float, float] = (0.0, 0.0)
+        self._cpu_s = 0.0
+        self._peak_kb = 0
+        self._sampled_at = float("-inf")
         self._proc = subprocess.Popen(
             list(argv), env=dict(env), stdin=subprocess.DEVNULL, stdout=self._out,
             stderr=self._err, start_new_session=True)
@@ -99,6 +107,7 @@ class Child:
         """Reap it when it exits by itself; kill it (and fail) after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while not self._reap(block=False):
+            self.sample()
             if time.monotonic() > deadline:
                 self._signal(signal.SIGKILL)
                 self._reap(block=True)
@@ -111,6 +120,7 @@ class Child:
 
     def stop(self, grace_s: float = 30.0) -> Measured:
         """SIGTERM, then SIGKILL after `grace_s`; reap and measure."""
+        self.sample()
         if not self._reap(block=False):
             self._signal(signal.SIGTERM)
             deadline = time.monotonic() + grace_s
@@ -137,8 +147,17 @@ class Child:
             self.done_at = time.perf_counter()
         self._returncode = os.waitstatus_to_exitcode(status)
         self._proc.returncode = self._returncode  # Popen must not wait for it again
-        self._usage = (usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0)
+        self._cpu_s = usage.ru_utime + usage.ru_stime
         return True
+
+    def sample(self, every_s: float = 0.25) -> float:
+        """Sample the tree's memory high-water marks (at most every `every_s`); the peak so
+        far in MiB."""
+        now = time.monotonic()
+        if self._returncode is None and now - self._sampled_at >= every_s:
+            self._sampled_at = now
+            self._peak_kb = max([self._peak_kb, *(_hwm_kb(pid) for pid in _tree(self.pid))])
+        return self._peak_kb / 1024.0
 
     def _close(self) -> None:
         self._out.close()
@@ -150,8 +169,8 @@ class Child:
         return Measured(
             returncode=self._returncode if self._returncode is not None else -1,
             wall_s=end - self.started,
-            cpu_s=self._usage[0],
-            peak_rss_mb=self._usage[1],
+            cpu_s=self._cpu_s,
+            peak_rss_mb=self._peak_kb / 1024.0,
             stdout=self._out_path.read_text(errors="replace"),
         )
 
@@ -170,6 +189,41 @@ def checked(name: str, measured: Measured, log: Path) -> dict[str, Any]:
         return last_json_line(measured.stdout)
     except ValueError as exc:
         raise BenchProcessError(f"{name}: {exc}; log {log}:\n{_tail(log)}") from exc
+
+
+# --- /proc ----------------------------------------------------------------------------------
+
+
+def _hwm_kb(pid: int) -> int:
+    """`VmHWM` of `pid` in KiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
+def _parents() -> dict[int, int]:
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            found[int(entry.name)] = stat[0]
+    return found
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its live descendants."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in _parents().items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
 
 
 # --- server CPU ----------------------------------------------------------------------------

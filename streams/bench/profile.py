@@ -1,7 +1,11 @@
-"""Where a replay's time goes: `onestop replay all` under cProfile, summarised as text.
+"""Where a replay's time goes: `onestop replay all` under yappi, summarised as text.
 
-Run on its own (after the measured runs, into a scratch SQLite database): cProfile slows
-Python code down unevenly, so the profile shows shares of time, not speeds.
+The replay folds and writes in worker threads (`asyncio.to_thread`), which cProfile does not
+see; yappi profiles every thread (CPU clock, so time blocked on I/O does not count). Run on
+its own (after the measured runs, into a scratch SQLite database): a profiler slows Python
+code down unevenly, so the profile shows shares of CPU time, not speeds.
+
+    python -m streams.bench.profile OUT.pstat replay all --grace 0 --quiet
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from streams.bench.measure import BenchProcessError, start
 
-__all__ = ["profile_replay", "summarise"]
+__all__ = ["main", "profile_replay", "summarise"]
 
 
 def summarise(stats_file: Path, top: int = 25) -> str:
@@ -22,21 +26,45 @@ def summarise(stats_file: Path, top: int = 25) -> str:
     out = io.StringIO()
     stats = pstats.Stats(str(stats_file), stream=out)
     stats.strip_dirs()
-    out.write(f"-- top {top} by own time (tottime) --\n")
+    out.write(f"-- top {top} by own CPU time (tottime), all threads --\n")
     stats.sort_stats("tottime").print_stats(top)
-    out.write(f"-- top {top} by cumulative time --\n")
+    out.write(f"-- top {top} by cumulative CPU time, all threads --\n")
     stats.sort_stats("cumulative").print_stats(top)
     lines = [line.rstrip() for line in out.getvalue().splitlines()]
-    return "\n".join(line for line in lines if line)
+    return "\n".join(line for line in lines if line and not line.startswith(("   Ordered by",
+                                                                              "   List reduced")))
 
 
 def profile_replay(env: Mapping[str, str], log: Path, batch: int, timeout_s: float) -> str:
     """Profile `onestop replay all` with `env` (its database: a scratch one)."""
-    stats_file = log.with_suffix(".prof")
-    argv = [sys.executable, "-m", "cProfile", "-o", str(stats_file), "-m", "streams", "replay",
-            "all", "--grace", "0", "--batch", str(batch), "--quiet"]
+    stats_file = log.with_suffix(".pstat")
+    stats_file.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "streams.bench.profile", str(stats_file), "replay", "all",
+            "--grace", "0", "--batch", str(batch), "--quiet"]
     measured = start("profiled replay", argv, env, log).wait(timeout_s)
     if measured.returncode != 0 or not stats_file.exists():
         raise BenchProcessError(f"the profiled replay failed (exit {measured.returncode}); "
                                 f"log {log}")
-    return f"profiled run: {measured.wall_s:.1f} s wall under cProfile\n" + summarise(stats_file)
+    return (f"profiled run: {measured.wall_s:.1f} s wall, {measured.cpu_s:.1f} s CPU under "
+            "yappi\n" + summarise(stats_file))
+
+
+def main(argv: list[str]) -> int:
+    """Run `onestop <argv[1:]>` under yappi; save pstats-format stats to `argv[0]`."""
+    import yappi
+
+    from streams.cli import main as onestop
+
+    out, args = argv[0], argv[1:]
+    yappi.set_clock_type("cpu")
+    yappi.start(builtins=False)
+    try:
+        onestop.main(args=args, standalone_mode=False)
+    finally:
+        yappi.stop()
+        yappi.get_func_stats().save(out, type="pstat")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
