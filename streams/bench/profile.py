@@ -16,9 +16,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from projections.records import TopicPartition
+from schemas.events import CATALOGUE_TOPIC
 from streams.bench.measure import BenchProcessError, start
 
-__all__ = ["main", "profile_replay", "summarise"]
+__all__ = ["main", "prefix_stops", "profile_replay", "summarise"]
 
 
 def summarise(stats_file: Path, top: int = 25) -> str:
@@ -35,18 +37,32 @@ def summarise(stats_file: Path, top: int = 25) -> str:
                                                                               "   List reduced")))
 
 
-def profile_replay(env: Mapping[str, str], log: Path, batch: int, timeout_s: float) -> str:
-    """Profile `onestop replay all` with `env` (its database: a scratch one)."""
+def prefix_stops(ends: Mapping[TopicPartition, int], events: int) -> dict[TopicPartition, int]:
+    """Per partition, the same share of its records, about `events` in all: the whole
+    catalogue (dossiers need it) and a prefix of every dossier partition."""
+    catalogue = {tp: end for tp, end in ends.items() if tp[0] == CATALOGUE_TOPIC}
+    dossiers = {tp: end for tp, end in ends.items() if tp[0] != CATALOGUE_TOPIC}
+    share = min(1.0, max(0, events - sum(catalogue.values())) / max(1, sum(dossiers.values())))
+    return {**catalogue, **{tp: round(end * share) for tp, end in dossiers.items()}}
+
+
+def profile_replay(env: Mapping[str, str], log: Path, batch: int, timeout_s: float,
+                   stops: Mapping[TopicPartition, int] | None = None) -> str:
+    """Profile `onestop replay all` with `env` (its database: a scratch one), up to `stops`
+    (a point-in-time build, not swapped in) if given."""
     stats_file = log.with_suffix(".pstat")
     stats_file.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "streams.bench.profile", str(stats_file), "replay", "all",
             "--grace", "0", "--batch", str(batch), "--quiet"]
+    for (topic, partition), offset in sorted((stops or {}).items()):
+        argv += ["--to-offset", f"{topic}:{partition}:{offset}"]
     measured = start("profiled replay", argv, env, log).wait(timeout_s)
     if measured.returncode != 0 or not stats_file.exists():
         raise BenchProcessError(f"the profiled replay failed (exit {measured.returncode}); "
                                 f"log {log}")
-    return (f"profiled run: {measured.wall_s:.1f} s wall, {measured.cpu_s:.1f} s CPU under "
-            "yappi\n" + summarise(stats_file))
+    events = f"{sum(stops.values()):,} events" if stops else "every event"
+    return (f"profiled run over {events}: {measured.wall_s:.1f} s wall, {measured.cpu_s:.1f} s "
+            "CPU under yappi\n" + summarise(stats_file))
 
 
 def main(argv: list[str]) -> int:

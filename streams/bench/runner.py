@@ -40,7 +40,7 @@ from streams.bench import ceiling, latency, naive
 from streams.bench.databases import BACKENDS, digests, fresh_database, lagging, live_digests
 from streams.bench.measure import BenchProcessError, Child, ServerCpu, checked, start, tree_cpu
 from streams.bench.model import CONTENDERS, BenchReport, Run, Workload
-from streams.bench.profile import profile_replay
+from streams.bench.profile import prefix_stops, profile_replay
 from streams.bench.targets import target_checks
 from streams.bench.workload import (
     PreparedWorkload,
@@ -79,6 +79,7 @@ class BenchOptions:
     batch: int = 5000
     timeout_s: float = 7200.0
     profile: bool = True
+    profile_events: int = 200_000
     keep_running: bool = False
 
     @property
@@ -399,8 +400,9 @@ def _run(options: BenchOptions, services: infra.Services, started_at: str, say: 
     if options.profile and "replay" in options.contenders:
         say("== profile of the replay on SQLite")
         url = fresh_database("sqlite", "profile", options.home / "bench-db", services)
+        stops = prefix_stops(ends, options.profile_events)
         report.profile = profile_replay(ctx.env(url), ctx.log("profile"), options.batch,
-                                        options.timeout_s)
+                                        options.timeout_s, stops)
     report.machine["load_average_at_end"] = os.getloadavg()
     report.targets = target_checks(report)
     return report

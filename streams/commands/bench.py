@@ -58,6 +58,8 @@ def _rates(value: str) -> tuple[float, ...]:
 @click.option("--batch", type=click.IntRange(1), default=5000, show_default=True,
               help="records per batch for the replay and the raw loop")
 @click.option("--no-profile", is_flag=True, help="skip the profiled replay")
+@click.option("--profile-events", type=click.IntRange(1000), default=200_000, show_default=True,
+              help="profile the replay over about this many events (a point-in-time build)")
 @click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="report folder [default: <project>/results]")
 @click.option("--update-benchmarks-md", is_flag=True,
@@ -65,6 +67,7 @@ def _rates(value: str) -> tuple[float, ...]:
 @click.option("--keep-running", is_flag=True, help="leave the benchmark's stack running")
 def bench(events: int, seed: int, backends: tuple[str, ...], contenders: tuple[str, ...],
           naive_sample: int, rates: str, rate_seconds: float, batch: int, no_profile: bool,
+          profile_events: int,
           results: Path | None, update_benchmarks_md: bool, keep_running: bool) -> None:
     """Benchmark the pipeline side by side with the broker's ceiling, a raw loop and a naive
     projector, on one generated province, on SQLite and PostgreSQL, in one run.
@@ -83,6 +86,7 @@ def bench(events: int, seed: int, backends: tuple[str, ...], contenders: tuple[s
         events=events, seed=seed, backends=backends, contenders=contenders,
         naive_sample=naive_sample, rates=_rates(rates) if rates.strip() else (),
         rate_seconds=rate_seconds, batch=batch, profile=not no_profile,
+        profile_events=profile_events,
         keep_running=keep_running)
     try:
         report = run_bench(options, say=lambda line: click.echo(line, err=True))

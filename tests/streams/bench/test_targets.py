@@ -42,3 +42,15 @@ def test_targets_missed_are_reported_not_hidden() -> None:
 
 def test_missing_runs_give_no_check() -> None:
     assert target_checks(_report(_run("raw", "sqlite", 1000))) == []
+
+
+def test_profile_stops_keep_the_catalogue_and_a_share_of_every_dossier_partition() -> None:
+    from streams.bench.profile import prefix_stops
+
+    ends = {("catalogue.events", 0): 100, ("dossier.events", 0): 1000,
+            ("dossier.events", 1): 500}
+    assert prefix_stops(ends, 400) == {("catalogue.events", 0): 100, ("dossier.events", 0): 200,
+                                       ("dossier.events", 1): 100}
+    assert prefix_stops(ends, 10_000) == ends
+    assert prefix_stops(ends, 50) == {("catalogue.events", 0): 100, ("dossier.events", 0): 0,
+                                      ("dossier.events", 1): 0}
