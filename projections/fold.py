@@ -3,6 +3,11 @@
 Dispatched on the event's type through `FOLDERS`, a dict of small named functions. Folding
 never touches the clock, a session or the network, and never mutates its input.
 
+The `Policy` matters only where a dossier is submitted (which applicant fields it keeps);
+nothing later reads or changes them. So the state folded under a policy that keeps at least
+as much (`can_derive`) gives the state another policy would fold by `derive_state`, which a
+driver building several projections at once uses to fold each event once.
+
 `fold` trusts `projections.sequencing.decide`: it is only called for events decided `Apply`.
 Called otherwise (an illegal dossier transition, a change to an application that does not
 exist) it raises `FoldError` — a programming error, not bad input.
@@ -30,7 +35,7 @@ from projections.state import (
 )
 from schemas import events as ev
 
-__all__ = ["FOLDERS", "FoldError", "fold"]
+__all__ = ["FOLDERS", "FoldError", "can_derive", "derive_state", "fold"]
 
 
 class FoldError(ValueError):
@@ -266,3 +271,40 @@ FOLDERS: dict[type[ev.Event], Folder] = {
     ev.ResultDelivered: _dossier_step(_nothing),
     ev.SatisfactionRated: _dossier_step(_nothing),
 }
+
+
+# --- one fold, several policies -------------------------------------------------------------
+
+
+def _keeps_kind(policy: Policy) -> bool:
+    return policy.keep_applicant or policy.keep_applicant_kind
+
+
+def can_derive(source: Policy, target: Policy) -> bool:
+    """Whether states folded under `source` hold everything `target` keeps (`derive_state`)."""
+    if target.keep_applicant:
+        return source.keep_applicant
+    if _keeps_kind(target) and not _keeps_kind(source):
+        return False
+    if target.hmac_key is not None and not source.keep_applicant:
+        return source.hmac_key == target.hmac_key
+    return True
+
+
+def derive_state(state: AggregateState, source: Policy, target: Policy) -> AggregateState:
+    """The state `fold` gives under `target`, from the one it gave under `source` for the
+    same events (`can_derive(source, target)` must hold). Only dossiers differ."""
+    if not isinstance(state, DossierState) or source == target or target.keep_applicant:
+        return state
+    id_hmac = None
+    if target.hmac_key is not None:
+        if source.keep_applicant:
+            number = state.applicant_id_number
+            id_hmac = applicant_hmac(target.hmac_key, number) if number else None
+        else:
+            id_hmac = state.applicant_id_hmac
+    return state._replace(
+        applicant_kind=state.applicant_kind if _keeps_kind(target) else None,
+        applicant_name=None, applicant_id_number=None, applicant_phone=None,
+        applicant_email=None, applicant_id_hmac=id_hmac,
+    )

@@ -21,7 +21,7 @@ A typical driver loop::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -112,6 +112,11 @@ class ProjectionStore:
         """The next offset to read, per claimed partition."""
         return positions_.positions(conn, self.projection, self.version)
 
+    def is_empty(self, conn: Connection) -> bool:
+        """Whether this version holds no aggregate yet (no snapshot at all)."""
+        snapshots = self.tables.snapshots
+        return conn.execute(select(snapshots.c.topic).limit(1)).first() is None
+
     # -- the batch ---------------------------------------------------------------------
 
     def load_snapshots(
@@ -128,7 +133,10 @@ class ProjectionStore:
             conn, self.tables.snapshots, keys, for_update=for_update, with_state=with_state
         )
 
-    def write(self, conn: Connection, result: BatchResult, generation: int) -> bool:
+    def write(
+        self, conn: Connection, result: BatchResult, generation: int, *,
+        new: Collection[AggregateKey] = (),
+    ) -> bool:
         """Write `result` in the caller's transaction, fenced by `generation`.
 
         Returns False (and writes nothing) if the batch's positions are already stored.
@@ -136,8 +144,10 @@ class ProjectionStore:
         `PositionRegressedError` if a position would go backwards; the caller's transaction
         must then roll back (leaving the `with` block by the exception does that). A result
         without positions (e.g. applying released parked records) is written unfenced.
+        `new`: aggregates the caller loaded and found without a stored state (so they own
+        no rows yet): their rows are inserted without a DELETE first.
         """
-        return write_batch(conn, self.tables, result, generation)
+        return write_batch(conn, self.tables, result, generation, new=new)
 
     # -- parked records ----------------------------------------------------------------
 

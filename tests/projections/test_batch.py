@@ -21,12 +21,13 @@ from projection_events import (
     undecodable,
 )
 
-from projections.batch import apply_batch, snapshot_keys
+from projections.batch import apply_batch, apply_batch_shared, shared_lead, snapshot_keys
 from projections.lifecycle import allowed_events, next_status
 from projections.policy import build_policies
 from projections.records import AggregateKey, BatchResult, Decoded, Rows, Snapshot, SourceRecord
 from projections.reference import catalogue_from_snapshots
 from projections.sequencing import CatalogueLookup, MemoryCatalogue
+from projections.state import AgencyState, AggregateState, ProcedureState
 from schemas import events as ev
 
 POLICIES = build_policies(b"k")
@@ -269,3 +270,49 @@ def test_many_small_batches_give_the_same_result_as_one(
     for p in parts:
         positions.update(p.positions)
     assert positions == full.positions
+
+
+def _heads(snapshots: dict[AggregateKey, Snapshot]) -> dict[AggregateKey, Snapshot]:
+    return {k: Snapshot(k, s.last_seq, s.parked_from_seq, None) for k, s in snapshots.items()}
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_logs(), st.randoms(),
+       st.sampled_from([("portal", "onestop", "stats"), ("portal", "stats"), ("stats", "onestop")]))
+def test_one_fold_for_several_projections_gives_what_each_projections_fold_gives(
+        recs: list[Decoded], rnd: random.Random, names: tuple[str, ...]) -> None:
+    # given the log cut into batches, folded per projection onto stored snapshots (the worker)
+    # and all at once onto the heads and states held in memory (a replay)
+    policies = {name: POLICIES[name] for name in names}
+    lead = shared_lead(policies)
+    assert lead is not None
+    cuts = sorted(rnd.sample(range(1, len(recs)), k=min(len(recs) - 1, rnd.randint(0, 5))))
+    stored: dict[str, dict[AggregateKey, Snapshot]] = {n: {} for n in names}
+    states: dict[str, dict[AggregateKey, AggregateState]] = {n: {} for n in names}
+    for lo, hi in zip([0, *cuts], [*cuts, len(recs)], strict=True):
+        part = recs[lo:hi]
+        heads = _heads(stored[lead])
+        lead_catalogue = MemoryCatalogue(
+            {k[1]: s for k, s in states[lead].items() if isinstance(s, ProcedureState)},
+            {k[1]: s for k, s in states[lead].items() if isinstance(s, AgencyState)})
+        shared = apply_batch_shared(part, heads, lead_catalogue, policies, states, lead=lead,
+                                    max_record_bytes=LIMIT)
+        # then every projection's result is the one its own fold gives
+        assert set(shared) == set(names)
+        for name in names:
+            alone = run(part, stored[name], catalogue_from_snapshots(stored[name]), name)
+            result, changed = shared[name]
+            assert result == alone, name
+            assert set(changed) == set(alone.rows)
+            stored[name].update(result.snapshots)
+            states[name].update(changed)
+    for name in names:
+        assert {k: s.to_json() for k, s in states[name].items()} == {
+            k: s.state_json for k, s in stored[name].items() if s.state_json is not None}
+
+
+def test_a_lead_is_a_projection_whose_states_give_every_others() -> None:
+    assert shared_lead(POLICIES) == "onestop"
+    assert shared_lead({n: POLICIES[n] for n in ("stats", "portal")}) == "portal"
+    assert shared_lead({"stats": POLICIES["stats"]}) == "stats"
+    assert shared_lead({"a": POLICIES["portal"], "b": build_policies(b"other")["portal"]}) is None

@@ -18,7 +18,7 @@ from projection_events import (
     make,
 )
 
-from projections.fold import FOLDERS, FoldError, fold
+from projections.fold import FOLDERS, FoldError, can_derive, derive_state, fold
 from projections.localtime import local_date
 from projections.policy import Policy, applicant_hmac, build_policies
 from projections.state import (
@@ -224,3 +224,66 @@ def test_unknown_state_json_is_refused() -> None:
 
 def _fields(state: DossierState) -> dict[str, object]:
     return {name: getattr(state, name) for name in DossierState._fields}
+
+
+# --- one fold, several policies -------------------------------------------------------------
+
+_WALK = (ev.DossierReceived, ev.FinancialObligationRequested, ev.PaymentCompleted,
+         ev.DossierForwarded, ev.DossierResolved)
+_NO_KEY = build_policies(None)
+
+
+@pytest.mark.parametrize("applicant", [
+    APPLICANT,
+    ev.Applicant(kind=ev.ApplicantKind.BUSINESS, name="Công ty \"A\" \\ B\n", id_number=None,
+                 phone=None, email=None),
+    ev.Applicant(kind=ev.ApplicantKind.OTHER, name="x", id_number="", phone="", email=""),
+], ids=["full", "awkward", "empty"])
+def test_each_policys_fold_is_derived_from_a_policy_keeping_at_least_as_much(
+    applicant: ev.Applicant,
+) -> None:
+    events = dossier("d1", *_WALK)
+    events[0] = make(ev.DossierSubmitted, "d1", 1, applicant=applicant)
+    policies = [*POLICIES.values(), *_NO_KEY.values(),
+                Policy(keep_applicant=False, hmac_key=b"other-key")]
+    checked = 0
+    for source in policies:
+        folded = fold_all(events, source)
+        for target in policies:
+            if can_derive(source, target):
+                assert derive_state(folded, source, target) == fold_all(events, target)
+                checked += 1
+    assert checked >= 12
+    assert all(can_derive(POLICIES["onestop"], p) for p in policies)
+
+
+def test_what_a_policy_dropped_cannot_be_derived_back() -> None:
+    onestop, portal, stats = POLICIES["onestop"], POLICIES["portal"], POLICIES["stats"]
+    assert can_derive(portal, stats) and not can_derive(stats, portal)
+    assert not can_derive(portal, onestop) and not can_derive(stats, onestop)
+    assert not can_derive(portal, Policy(keep_applicant=False, hmac_key=b"other-key"))
+    assert not can_derive(_NO_KEY["portal"], portal)  # no ID number, no HMAC to give
+
+
+def test_catalogue_states_do_not_depend_on_the_policy() -> None:
+    procedure = fold_all([e for e in catalogue() if e.aggregate_id == PROCEDURE])
+    assert isinstance(procedure, ProcedureState) and procedure.applications
+    assert derive_state(procedure, POLICIES["onestop"], POLICIES["stats"]) is procedure
+
+
+@pytest.mark.parametrize("applicant", [
+    APPLICANT,
+    ev.Applicant(kind=ev.ApplicantKind.BUSINESS, name="Công ty \"A\" \\ B\n\t\u0001 🏛",
+                 id_number=None, phone=None, email="a\u2028b@example.vn"),
+], ids=["full", "awkward"])
+@pytest.mark.parametrize("walk", [(), _WALK, (ev.DossierWithdrawn,),
+                                  (ev.DossierReceived, ev.DossierForwarded, ev.DossierForwarded)])
+def test_the_dossier_json_written_directly_is_the_generic_encoders_text(
+    applicant: ev.Applicant, walk: tuple[type[ev.Event], ...],
+) -> None:
+    events = dossier("d1", *walk)
+    events[0] = make(ev.DossierSubmitted, "d1", 1, applicant=applicant)
+    for policy in POLICIES.values():
+        state = fold_dossier(events, policy)
+        assert state.to_json() == state.dict_json()
+        assert state_from_json(state.to_json()) == state

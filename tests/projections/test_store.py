@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from projection_events import catalogue, dossier, make, records
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, event, inspect, select, text
 
 from projections.batch import apply_batch, snapshot_keys
 from projections.policy import build_policies
@@ -254,6 +254,37 @@ def test_rewriting_an_aggregate_replaces_all_its_rows(
     assert [(r["procedure_code"], r["agency_code"], r["service_level"]) for r in agencies] == [
         ("1.1", "A2", "FULL_ONLINE")]
     assert [(r["procedure_code"], r["version"]) for r in procedures] == [("1.1", 2)]
+
+
+def test_rows_of_aggregates_the_writer_knows_to_be_new_are_inserted_without_a_delete(
+    engine: Engine, store: ProjectionStore
+) -> None:
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    first = {(CATALOGUE, "1.1"): procedure_rows("1.1", {"A1": "INFO", "A2": "INFO"})}
+    second = {(CATALOGUE, "1.1"): procedure_rows("1.1", {"A2": "FULL_ONLINE"}, version=2),
+              (CATALOGUE, "1.2"): procedure_rows("1.2", {"A1": "INFO"})}
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.begin() as conn:
+            generation = store.claim(conn, [(CATALOGUE, 0)])
+            store.write(conn, batch(first, {(CATALOGUE, 0): 2}), generation,
+                        new={(CATALOGUE, "1.1")})
+        assert "DELETE" not in statements
+        with engine.begin() as conn:  # 1.1 is rewritten (its rows deleted), 1.2 is new
+            store.write(conn, batch(second, {(CATALOGUE, 0): 4}, seq=2), generation,
+                        new={(CATALOGUE, "1.2")})
+        deletes = [s for s in statements if s == "DELETE"]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(deletes) == 2  # one per table 1.1 owns rows in, none for 1.2
+    with engine.begin() as conn:
+        agencies = store.read_rows(conn, "procedure_agencies")
+    assert [(r["procedure_code"], r["agency_code"], r["service_level"]) for r in agencies] == [
+        ("1.1", "A2", "FULL_ONLINE"), ("1.2", "A1", "INFO")]
 
 
 def test_snapshots_round_trip_and_unknown_aggregates_are_absent(
