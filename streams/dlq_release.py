@@ -36,7 +36,7 @@ from projections.store import ProjectionStore
 from schemas.codec import AvroCodec
 from schemas.events import DOSSIER_TOPIC
 from streams.dlq import DlqSender, dlq_topic
-from streams.pipeline import _catalogue_references, decode_records
+from streams.pipeline import catalogue_references, decode_records
 
 __all__ = [
     "RejectionSink",
@@ -154,7 +154,7 @@ def _release_in(
             f"decodes ({broken[0].error_class}: {broken[0].error_reason}); nothing released"
         )
     base = Snapshot(key, before[0], None, snapshot.state_json if snapshot else None)
-    refs = _catalogue_references(d.event for d in decoded if d.event is not None)
+    refs = catalogue_references(d.event for d in decoded if d.event is not None)
     catalogue = catalogue_from_snapshots(store.load_snapshots(conn, refs))
     result = apply_batch(decoded, {key: base}, catalogue, name, policy,
                          max_record_bytes=max_record_bytes)

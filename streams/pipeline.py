@@ -11,6 +11,12 @@ then sends the rejections to the DLQ (and waits for the broker), and finally wri
 projection's result **in one transaction**, fenced by the generation it claimed. A crash at
 any point leaves the database at the last committed batch; the drivers always resume from
 the stored positions, never from Kafka's committed offsets.
+
+A replay builds versions nobody else writes: with `exclusive=True` the pipeline keeps their
+aggregates decoded in memory between batches (`projections.store.cache.StateCache`, updated
+only after a commit), reads the store only for aggregates the cache may not know, and skips
+the optimistic-concurrency re-read at commit. What it writes is exactly what the shared
+path writes.
 """
 
 from __future__ import annotations
@@ -26,19 +32,28 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from projections.batch import apply_batch, snapshot_keys
+from projections.batch import (
+    aggregate_key,
+    apply_batch_shared,
+    apply_batch_states,
+    shared_lead,
+    snapshot_keys,
+)
 from projections.policy import Policy
 from projections.records import (
     AggregateKey,
     BatchResult,
     Decoded,
     Rejection,
+    Snapshot,
     SourceRecord,
     TopicPartition,
 )
 from projections.reference import catalogue_from_snapshots
 from projections.sequencing import MemoryCatalogue
+from projections.state import AggregateState
 from projections.store import ProjectionStore, live_version
+from projections.store.cache import DEFAULT_MAX_AGGREGATES, StateCache
 from projections.store.positions import positions as stored_positions
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
@@ -57,6 +72,7 @@ __all__ = [
     "Pipeline",
     "RejectionSink",
     "VersionChangedError",
+    "catalogue_references",
     "decode_records",
 ]
 
@@ -84,6 +100,21 @@ class Plans(dict[str, BatchResult]):
     def __init__(self) -> None:
         super().__init__()
         self.loaded: dict[str, dict[AggregateKey, Head]] = {}
+        self.states: dict[str, dict[AggregateKey, AggregateState]] = {}
+        """The changed states (kept by an exclusive pipeline's caches after the commit)."""
+        self.new: dict[str, set[AggregateKey]] = {}
+        """Aggregates without a stored state when loaded: they own no rows yet."""
+
+
+@dataclass
+class _Inputs:
+    """What an exclusive pipeline folds one projection's batch from."""
+
+    fresh: list[Decoded]
+    keys: set[AggregateKey]
+    snapshots: dict[AggregateKey, Snapshot]
+    states: dict[AggregateKey, AggregateState]
+    catalogue: MemoryCatalogue
 
 
 class RejectionSink(Protocol):
@@ -112,7 +143,7 @@ def decode_records(codec: AvroCodec, records: Sequence[SourceRecord]) -> list[De
     return decoded
 
 
-def _catalogue_references(events: Iterable[Event]) -> set[AggregateKey]:
+def catalogue_references(events: Iterable[Event]) -> set[AggregateKey]:
     """The catalogue aggregates (procedures, agencies) dossier events refer to."""
     keys: set[AggregateKey] = set()
     for event in events:
@@ -138,10 +169,21 @@ class Pipeline:
         *,
         max_record_bytes: int,
         follow_live: bool = True,
+        exclusive: bool = False,
+        max_cached: int = DEFAULT_MAX_AGGREGATES,
     ) -> None:
         """`follow_live`: the stores are the live versions and must follow a replay's swap
-        (the worker); False pins the given versions (a replay building a new one)."""
+        (the worker); False pins the given versions (a replay building a new one).
+        `exclusive` (pinned only): nobody else writes these versions, so their aggregates
+        are kept decoded in memory, at most `max_cached` non-catalogue ones per projection
+        (see the module docstring)."""
+        if exclusive and follow_live:
+            raise ValueError("an exclusive pipeline must pin its versions (follow_live=False)")
         self.follow_live = follow_live
+        self.exclusive = exclusive
+        self.max_cached = max_cached
+        self._caches: dict[str, StateCache] = {}
+        self._lead = shared_lead(policies) if exclusive and len(stores) > 1 else None
         self.engine = engine
         self.codec = codec
         self.stores = dict(stores)
@@ -162,6 +204,9 @@ class Pipeline:
             for name, store in self.stores.items():
                 self._generations[name] = store.claim(conn, tps)
                 self._positions[name] = store.positions(conn)
+                if self.exclusive:
+                    self._caches[name] = StateCache(complete=store.is_empty(conn),
+                                                    max_aggregates=self.max_cached)
         return {tp: min(self._positions[name].get(tp, 0) for name in self.stores) for tp in tps}
 
     def reload_live_versions(self) -> list[str]:
@@ -230,6 +275,9 @@ class Pipeline:
         """Fold the batch for every projection (reads only; nothing is written)."""
         plans = Plans()
         with self.engine.connect() as conn:
+            if self.exclusive:
+                self._plan_cached(conn, decoded, catalogue_caught_up, plans)
+                return plans
             for name, store in self.stores.items():
                 fresh = self._unseen(name, decoded)
                 if not fresh:
@@ -242,8 +290,11 @@ class Pipeline:
                     else (0, None)
                     for k in keys
                 }
+                plans.new[name] = {
+                    k for k in keys if k not in snapshots or snapshots[k].state_json is None
+                }
                 catalogue = self._catalogue(conn, store, fresh, catalogue_caught_up)
-                result = apply_batch(
+                plans[name], plans.states[name] = apply_batch_states(
                     fresh,
                     snapshots,
                     catalogue,
@@ -251,8 +302,65 @@ class Pipeline:
                     self.policies[name],
                     max_record_bytes=self.max_record_bytes,
                 )
-                plans[name] = result
         return plans
+
+    def _plan_cached(
+        self, conn: Connection, decoded: Sequence[Decoded], caught_up: bool, plans: Plans
+    ) -> None:
+        """`plan` of an exclusive pipeline: heads and states from the caches; when every
+        projection stands at the same positions and heads, each record is folded once
+        (`apply_batch_shared`)."""
+        inputs: dict[str, _Inputs] = {}
+        seen: tuple[dict[TopicPartition, int], list[Decoded], set[AggregateKey],
+                    set[AggregateKey]] | None = None
+        for name in self.stores:
+            if seen is None or seen[0] != self._positions[name]:  # else: the same records
+                fresh = self._unseen(name, decoded)
+                events = [d.event for d in fresh if d.event is not None]
+                seen = (self._positions[name], fresh, {aggregate_key(e) for e in events},
+                        catalogue_references(events))
+            _, fresh, keys, refs = seen
+            if fresh:
+                inputs[name] = _Inputs(fresh, keys, *self._cached(conn, name, keys, refs,
+                                                                  caught_up))
+                plans.new[name] = {k for k in keys if k not in inputs[name].states}
+        lead = self._lead
+        if lead is not None and len(inputs) == len(self.stores) and all(
+            self._positions[name] == self._positions[lead]
+            and got.snapshots == inputs[lead].snapshots
+            for name, got in inputs.items()
+        ):
+            first = inputs[lead]
+            shared = apply_batch_shared(
+                first.fresh, first.snapshots, first.catalogue, self.policies,
+                {name: got.states for name, got in inputs.items()},
+                lead=lead, max_record_bytes=self.max_record_bytes)
+            for name, (result, changed) in shared.items():
+                plans[name], plans.states[name] = result, changed
+            return
+        for name, got in inputs.items():
+            plans[name], plans.states[name] = apply_batch_states(
+                got.fresh, got.snapshots, got.catalogue, name, self.policies[name],
+                max_record_bytes=self.max_record_bytes, states=got.states)
+
+    def _cached(
+        self,
+        conn: Connection,
+        name: str,
+        keys: set[AggregateKey],
+        refs: set[AggregateKey],
+        caught_up: bool,
+    ) -> tuple[dict[AggregateKey, Snapshot], dict[AggregateKey, AggregateState],
+               MemoryCatalogue]:
+        """An exclusive pipeline's heads, states and catalogue for a batch's aggregates
+        `keys` and the catalogue aggregates they refer to, `refs`, from its cache (loading
+        from the store only what the cache may not know)."""
+        cache = self._caches[name]
+        unknown = cache.unknown(keys | refs)
+        if unknown:
+            cache.add(self.stores[name].load_snapshots(conn, unknown))
+        snapshots, states = cache.get(keys)
+        return snapshots, states, cache.catalogue(caught_up)
 
     def commit(self, plans: Plans, planned: Mapping[str, int] | None = None) -> bool:
         """Write every projection's result in one transaction (fenced), checking the heads
@@ -265,13 +373,18 @@ class Pipeline:
         if stale:
             raise ConcurrentChangeError(f"{stale}: a replay swapped a version in meanwhile")
         written = False
+        stored: list[str] = []
         with self.engine.begin() as conn:
             for name, result in plans.items():
-                self._check_unchanged(conn, name, result, plans.loaded.get(name, {}))
+                if not self.exclusive:
+                    self._check_unchanged(conn, name, result, plans.loaded.get(name, {}))
                 generation = self._generations.get(name)
                 if generation is None:
                     raise RuntimeError(f"{name}: write before claiming any partition")
-                written = self.stores[name].write(conn, result, generation) or written
+                if self.stores[name].write(conn, result, generation,
+                                           new=plans.new.get(name, ())):
+                    stored.append(name)
+                    written = True
             if self.follow_live:
                 # After the writes, which lock our position rows: a replay's swap locks them
                 # too, so on PostgreSQL it either waits for this commit (and sees it) or has
@@ -279,6 +392,9 @@ class Pipeline:
                 self._check_live_versions(conn)
         for name, result in plans.items():
             self._positions[name].update(result.positions)
+        if self.exclusive:
+            for name in stored:
+                self._caches[name].commit(plans[name], plans.states.get(name, {}))
         return written
 
     async def process(
@@ -344,6 +460,6 @@ class Pipeline:
         decoded: Sequence[Decoded],
         caught_up: bool,
     ) -> MemoryCatalogue:
-        keys = _catalogue_references(d.event for d in decoded if d.event is not None)
+        keys = catalogue_references(d.event for d in decoded if d.event is not None)
         catalogue = catalogue_from_snapshots(store.load_snapshots(conn, keys))
         return dataclasses.replace(catalogue, caught_up=caught_up)

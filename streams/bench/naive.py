@@ -58,7 +58,7 @@ from schemas.codec import AvroCodec
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
 from streams.bench.orm import MappedRow, MappedVersion, map_positions, map_version
 from streams.compose import open_codec
-from streams.pipeline import Pipeline, _catalogue_references, decode_records
+from streams.pipeline import Pipeline, catalogue_references, decode_records
 from streams.replay_log import LogReader
 from streams.settings import Settings, SettingsError
 
@@ -159,7 +159,7 @@ class NaiveProjector:
             raise NaiveError(f"{name} v{self.version} has no position for {tp[0]}:{tp[1]}")
         if source.offset < position.next_offset:
             return  # consumed already
-        refs = _catalogue_references([decoded.event]) if decoded.event is not None else set()
+        refs = catalogue_references([decoded.event]) if decoded.event is not None else set()
         snapshots = self._snapshots(session, mapped, snapshot_keys([decoded]))
         catalogue = catalogue_from_snapshots(self._snapshots(session, mapped, refs))
         result = apply_batch([decoded], snapshots, catalogue, name, self.policies[name],

@@ -10,6 +10,8 @@ database (SQLite and PostgreSQL).
    reader cannot resolve, lists the id and subject, and builds nothing; non-Avro records
    are only reported.
 4. `--to-time` / `--to-offset` build a version up to there, left beside the live one.
+5. `replay all` rebuilds the three projections in one pass while the worker runs and swaps
+   them in together; each equals the reference fold at the positions it went live with.
 
 Each test holds the broker's contract topics (`helpers.exclusive_topics`), its own database
 and consumer group.
@@ -228,6 +230,64 @@ def test_a_rebuild_during_publishing_swaps_in_a_clean_fold_without_readers_going
     expected = reference_dumps(records)
     for projection in PROJECTIONS:
         assert _snapshot(engine, projection)[2] == expected[projection], projection
+
+
+def test_all_three_projections_rebuilt_in_one_pass_swap_in_together_while_the_worker_runs(
+    cli: Cli, services: Services, engine: Engine, tmp_path: Path
+) -> None:
+    # given a province partly published and a worker that has projected it
+    catalogue, dossiers = _events()
+    first = len(dossiers) // 2
+    ok(cli.run("publish", str(_jsonl(tmp_path / "first.jsonl", catalogue + dossiers[:first]))))
+    rest = dossiers[first:]
+    size = max(1, len(rest) // 6)
+    chunks = [_jsonl(tmp_path / f"chunk-{i:02d}.jsonl", rest[i:i + size])
+              for i in range(0, len(rest), size)]
+    worker = cli.start("worker", log=tmp_path / "worker.log")
+    publisher = _Publisher(cli, chunks)
+    try:
+        ends = topic_ends(services.kafka_bootstrap, TOPICS)
+        wait_until(lambda: _caught_up(engine, ends), 180, "the worker to catch up",
+                   detail=lambda: (tmp_path / "worker.log").read_text()[-3000:])
+        publisher.start()
+
+        # when all three are rebuilt at once while the publisher goes on publishing
+        assert publisher.first.wait(120) and publisher.error is None, publisher.error
+        replay = ok(cli.run("replay", "all", "--grace", "1", "--batch", "400", "--quiet"))
+        swapped = {p: _snapshot(engine, p) for p in PROJECTIONS}
+
+        # then each went live as v2, v1 dropped, with one line each and the total
+        lines = replay.stdout.strip().splitlines()
+        assert len(lines) == 4, replay.stdout
+        for projection, line in zip(PROJECTIONS, lines, strict=False):
+            assert line.startswith(f"{projection}: replayed ") and \
+                line.endswith("v2 is live; v1 dropped"), replay.stdout
+        assert lines[3].startswith("total: ") and "into 3 projections in one pass" in lines[3]
+        assert {p: v for p, (v, _, _) in swapped.items()} == dict.fromkeys(PROJECTIONS, 2)
+        for projection in PROJECTIONS:
+            assert _tables(engine, f"{projection}_v1_") == []
+
+        # and the worker goes on in v2 up to the end of everything published
+        publisher.join(300)
+        assert publisher.error is None and publisher.published == len(chunks)
+        ends = topic_ends(services.kafka_bootstrap, TOPICS)
+        wait_until(lambda: _caught_up(engine, ends), 180, "the worker to project the rest",
+                   detail=lambda: (tmp_path / "worker.log").read_text()[-3000:])
+        assert worker.alive(), (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        worker.kill()
+        if publisher.ident is not None:
+            publisher.join(300)
+
+    # and each swapped-in version was a clean fold of the topics at its positions
+    records = decoded_topics(services)
+    for projection, (_, positions, dump) in swapped.items():
+        assert dump == reference_dumps(_prefix(records, positions))[projection], projection
+    # and in the end every projection equals the clean fold of everything
+    expected = reference_dumps(records)
+    for projection in PROJECTIONS:
+        version, _, dump = _snapshot(engine, projection)
+        assert (version, dump == expected[projection]) == (2, True), projection
 
 
 _TAMPER = {  # projection: (table, primary key columns, column to alter, new value)

@@ -4,13 +4,15 @@ positions in the same transaction as rows, redeliveries skipped, stale owners fe
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy import Engine
 
 from projections.policy import build_policies
 from projections.records import Rejection, SourceRecord
-from projections.store import FencedError, make_engine
+from projections.store import FencedError, ProjectionStore, make_engine
 from schemas import events as ev
 from schemas.codec import AvroCodec
 from schemas.registry_memory import InMemorySchemaRegistry
@@ -168,3 +170,74 @@ def test_a_swapped_in_version_takes_over_without_losing_a_record(
     clean.claim(all_partitions())
     run(clean, log)
     assert dumps(live) == dumps(clean)
+
+
+def _interleaved(codec: AvroCodec) -> list[SourceRecord]:
+    """A log whose dossiers span many batches: a gap (parked), a duplicate, forwards, PII."""
+    walks = [
+        dossier(f"00000000-0000-4000-8000-{i:012d}", ev.DossierReceived,
+                ev.FinancialObligationRequested, ev.PaymentCompleted, ev.DossierForwarded,
+                ev.DossierResolved, ev.ResultDelivered)
+        for i in range(6)
+    ]
+    gap = dossier("00000000-0000-4000-8000-00000000000a", ev.DossierReceived,
+                  ev.DossierStepTransferred, ev.DossierResolved)
+    del gap[1]  # seq 2 never arrives: 3 is rejected, 4 parked behind it
+    walks.append(gap)
+    walks[0].insert(3, walks[0][2])  # a publisher re-sending an event
+    merged = [walk[step] for step in range(8) for walk in walks if step < len(walk)]
+    return encode_log(codec, [*catalogue(), *merged])
+
+
+def _everything(engine: Engine, stores: dict[str, ProjectionStore]) -> dict[str, object]:
+    with engine.connect() as conn:
+        return {name: (store.dump(conn),
+                       sorted(tuple(r) for r in conn.execute(store.tables.snapshots.select())),
+                       store.parked(conn), store.positions(conn))
+                for name, store in stores.items()}
+
+
+@pytest.mark.parametrize(("names", "max_cached"), [
+    (("portal", "onestop", "stats"), 10_000),
+    (("portal", "onestop", "stats"), 1),  # evicts all the time: reloads from the store
+    (("portal", "stats"), 10_000),
+    (("onestop",), 2),
+])
+def test_an_exclusive_pipeline_writes_exactly_what_the_shared_path_writes(
+    database_url: str, codec: AvroCodec, names: tuple[str, ...], max_cached: int
+) -> None:
+    # given the same log, in small batches, into two new versions of the same projections
+    engine = make_engine(database_url)
+    log = _interleaved(codec)
+    plain, cached = ({n: ProjectionStore(engine, n, v) for n in names} for v in (2, 3))
+    for store in (*plain.values(), *cached.values()):
+        store.create()
+    policies = {n: build_policies(b"k" * 32)[n] for n in names}
+    shared = Pipeline(engine, codec, plain, policies, max_record_bytes=1 << 20,
+                      follow_live=False)
+    exclusive = Pipeline(engine, codec, cached, policies, max_record_bytes=1 << 20,
+                         follow_live=False, exclusive=True, max_cached=max_cached)
+    outcomes = {}
+    for pipeline in (shared, exclusive):
+        pipeline.claim(all_partitions())
+        counters: Counter[str] = Counter()
+        for i in range(0, len(log), 9):
+            counters += run(pipeline, log[i:i + 9]).counters
+        outcomes[pipeline.exclusive] = counters
+
+    # then rows, snapshots (their JSON too), parked records, positions and counters are equal
+    assert _everything(engine, cached) == _everything(engine, plain)
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True][f"{names[0]}.rejected"] == 1
+    assert outcomes[True][f"{names[0]}.duplicates"] == 1
+    engine.dispose()
+
+
+def test_only_a_pipeline_pinned_to_its_versions_may_keep_them_in_memory(
+    database_url: str, codec: AvroCodec
+) -> None:
+    engine = make_engine(database_url)
+    with pytest.raises(ValueError, match="pin"):
+        Pipeline(engine, codec, live_stores(engine), build_policies(b"k" * 32),
+                 max_record_bytes=1 << 20, exclusive=True)
+    engine.dispose()

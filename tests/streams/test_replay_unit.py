@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from projections.records import BatchResult, SourceRecord
 from projections.store import (
@@ -25,8 +27,18 @@ from schemas.codec import AvroCodec
 from schemas.errors import IncompatibleWriterSchemaError, UnknownSchemaIdError
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC, DossierSubmitted, full_name
 from schemas.registry_memory import InMemorySchemaRegistry
+from streams.commands.operate import summary_lines
 from streams.progress import Progress, eta_seconds, format_duration, progress_line
-from streams.replay import ReplayError, allocate_version, swap_ready, try_swap
+from streams.replay import (
+    ReplayError,
+    ReplayResult,
+    allocate_version,
+    read_from,
+    replay_names,
+    swap_ready,
+    try_swap,
+    try_swap_all,
+)
 from streams.replay_log import parse_instant, parse_to_offset, resolve_stops
 from streams.replay_safety import ScanResult, find_blockers
 from streams.verify import compare_dumps, compare_table
@@ -68,6 +80,98 @@ def test_the_swap_transaction_refuses_a_version_behind_the_live_one(database_url
     with engine.connect() as conn:
         assert live_version(conn, "portal") == 2
     engine.dispose()
+
+
+def _live(url: str, projection: str, version: int, offsets: dict[tuple[str, int], int]) -> None:
+    engine = make_engine(url)
+    ProjectionStore(engine, projection, version).create()
+    with engine.begin() as conn:
+        set_live_version(conn, projection, version)
+        generation = stored.claim(conn, projection, version, offsets)
+        stored.advance(conn, projection, version, offsets, generation)
+    engine.dispose()
+
+
+def _built(url: str, projection: str, version: int, offsets: dict[tuple[str, int], int]) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        generation = stored.claim(conn, projection, version, offsets)
+        stored.advance(conn, projection, version, offsets, generation)
+    engine.dispose()
+
+
+def _lives(engine: Engine) -> dict[str, int | None]:
+    with engine.connect() as conn:
+        return {p: live_version(conn, p) for p in ("portal", "onestop", "stats")}
+
+
+def test_several_versions_swap_in_together_or_not_at_all(database_url: str) -> None:
+    # given three live projections and new versions of each, stats behind on one partition
+    engine = make_engine(database_url)
+    for projection in ("portal", "onestop", "stats"):
+        _live(database_url, projection, 1, {C0: 10, D0: 4})
+    _built(database_url, "portal", 2, {C0: 10, D0: 4})
+    _built(database_url, "onestop", 3, {C0: 12, D0: 5})
+    _built(database_url, "stats", 2, {C0: 10, D0: 3})
+    new = {"stats": 2, "portal": 2, "onestop": 3}
+    # when the swap is tried: none goes live
+    assert try_swap_all(engine, new) == (False, {"portal": 1, "onestop": 1, "stats": 1})
+    assert _lives(engine) == {"portal": 1, "onestop": 1, "stats": 1}
+    # and once stats has caught up, all three go live in one transaction
+    _built(database_url, "stats", 2, {C0: 10, D0: 4})
+    assert try_swap_all(engine, new) == (True, {"portal": 1, "onestop": 1, "stats": 1})
+    assert _lives(engine) == {"portal": 2, "onestop": 3, "stats": 2}
+    engine.dispose()
+
+
+def test_the_single_swap_is_the_swap_of_one(database_url: str) -> None:
+    engine = make_engine(database_url)
+    _live(database_url, "onestop", 1, {C0: 3})
+    _built(database_url, "onestop", 2, {C0: 2})
+    assert try_swap(engine, "onestop", 2) == (False, 1)
+    _built(database_url, "onestop", 2, {C0: 3})
+    assert try_swap(engine, "onestop", 2) == (True, 1)
+    assert _lives(engine)["onestop"] == 2
+    engine.dispose()
+
+
+def test_replay_names_expand_all_drop_repeats_and_keep_the_write_order() -> None:
+    assert replay_names(["stats", "portal"]) == ["portal", "stats"]
+    assert replay_names(["all"]) == ["portal", "onestop", "stats"]
+    assert replay_names(["onestop", "all", "onestop"]) == ["portal", "onestop", "stats"]
+    assert replay_names(["stats", "stats"]) == ["stats"]
+    with pytest.raises(ValueError, match="unknown projection 'dossiers'"):
+        replay_names(["dossiers"])
+    with pytest.raises(ValueError, match="at least one"):
+        replay_names([])
+
+
+def test_one_pass_reads_each_partition_from_the_lowest_position_among_the_projections() -> None:
+    positions = {"portal": {C0: 5, D0: 9}, "stats": {C0: 7, D0: 2}, "onestop": {C0: 6}}
+    assert read_from(positions, [C0, C1, D0]) == {C0: 5, C1: 0, D0: 0}
+    assert read_from({}, [C0]) == {C0: 0}
+
+
+def _result(projection: str, version: int, **kwargs: Any) -> ReplayResult:
+    return ReplayResult(projection, version, events=12_000, seconds=2.0, **kwargs)
+
+
+def test_the_summary_has_one_line_per_projection_and_a_total_for_several() -> None:
+    [single] = summary_lines([_result("portal", 2, swapped=True, old_version=1,
+                                      dropped_old=True)])
+    assert single == ("portal: replayed 12,000 events into v2 in 2.0 s (6,000 events/s); "
+                      "v2 is live; v1 dropped")
+    lines = summary_lines([_result("portal", 2, swapped=True, old_version=1, dropped_old=True),
+                           _result("onestop", 4, swapped=True, old_version=3),
+                           _result("stats", 2, swapped=True)])
+    assert len(lines) == 4
+    assert lines[1].endswith("v4 is live; v3 kept")
+    assert lines[2].endswith("v2 is live")
+    assert lines[3] == ("total: 12,000 events into 3 projections in one pass in 2.0 s "
+                        "(6,000 events/s)")
+    [built] = summary_lines([_result("stats", 5, positions={D0: 7})])
+    assert "NOT swapped in" in built and "dossier.events:0:7" in built
+    assert "onestop replay --drop-version 5 stats" in built
 
 
 def test_without_a_live_version_the_swap_just_makes_it_live(database_url: str) -> None:
