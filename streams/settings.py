@@ -11,6 +11,7 @@
 | `ONESTOP_DOSSIER_PARTITIONS` | `dossier_partitions` | 12 |
 | `ONESTOP_MAX_RECORD_BYTES` | `max_record_bytes` | 1 MiB |
 | `ONESTOP_BATCH_SIZE` | `batch_size` | 500 |
+| `ONESTOP_CATCHUP_BATCH_SIZE` | `catchup_batch_size` | 5000 (per commit while behind) |
 
 `ONESTOP_SCHEMA_REGISTRY_URL` is the root of the Confluent REST API (for Apicurio
 `http://host:port/apis/ccompat/v7`). Everything else gets explicit arguments.
@@ -84,6 +85,7 @@ class Settings:
     dossier_partitions: int = 12
     max_record_bytes: int = 1024 * 1024
     batch_size: int = 500
+    catchup_batch_size: int = 5000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +114,7 @@ class Settings:
             dossier_partitions=_int(env, "DOSSIER_PARTITIONS", 12),
             max_record_bytes=_int(env, "MAX_RECORD_BYTES", 1024 * 1024, minimum=1024),
             batch_size=_int(env, "BATCH_SIZE", 500),
+            catchup_batch_size=_int(env, "CATCHUP_BATCH_SIZE", 5000),
         )
 
     @property

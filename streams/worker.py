@@ -3,14 +3,28 @@
 Two agents, one per topic, each with concurrency 1, take batches of records
 (`stream.take_events`) and hand them to the shared `Pipeline`.
 
+Batching (latency vs. catch-up): faust's `take_events` fills its buffer only while the
+agent waits for it, and always waits the full `within` before yielding a part-full buffer.
+The agents therefore take with a short `within` (`batch_within_s`, 20 ms) and re-batch
+with `coalesce`, which asks faust for the next take while the current batch is being
+processed. A batch goes to the pipeline as soon as it arrives unless the consumer's
+high-water marks show more records already waiting on its partitions (lagging): then
+takes are joined up to `catchup_batch_size` records (or for at most `catchup_within_s`),
+so catching up commits few, large transactions while a caught-up worker commits each
+record within milliseconds of its arrival.
+
 Cross-topic order (DESIGN.md, principle 8): a dossier record that refers to a procedure or
 agency the catalogue does not hold yet is *deferred* while the catalogue topic has not been
 consumed up to its end. The dossier agent therefore applies dossier records only once the
-catalogue's stored positions have reached the catalogue topic's end (checked per batch).
-It never blocks while waiting (that would stall faust's shared fetcher once the dossier
-buffer fills, and with it the catalogue): it holds the records in a backlog, in arrival
-order, applied with the next batch or by a retry task once the catalogue has caught up.
-While the backlog is large, the dossier partitions are paused, so memory stays bounded.
+catalogue's stored positions have reached the catalogue topic's end (checked per batch: the
+end offsets are read from the broker every time; the stored positions are re-read from the
+database only when the last ones read do not reach those ends, as positions of a projection
+version only move forward). It never blocks while waiting (that would stall faust's shared
+fetcher once the dossier buffer fills, and with it the catalogue): it holds the records in a
+backlog, in arrival order, applied with the next batch or by a retry task once the catalogue
+has caught up (woken by each catalogue batch this worker commits, and every 0.5 s in case
+another worker owns the catalogue). While the backlog is large, the dossier partitions are
+paused, so memory stays bounded.
 
 Failure policy: a batch that fails for an unknown reason stops the worker (exit code 1)
 and nothing after it is processed; the batch is not in the database, so the next start
@@ -28,9 +42,9 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition as KafkaTP
@@ -42,13 +56,17 @@ from streams.app import create_app
 from streams.dlq import DlqSender
 from streams.pipeline import Pipeline
 
-__all__ = ["EndOffsets", "Worker", "WorkerResult"]
+__all__ = ["EndOffsets", "Worker", "WorkerResult", "caught_up", "coalesce"]
 
 log = logging.getLogger("onestop.worker")
 
 TOPICS = (CATALOGUE_TOPIC, DOSSIER_TOPIC)
 BACKLOG_PAUSE = 20_000
 """Deferred dossier records held before the dossier partitions are paused."""
+RETRY_EVERY_S = 0.5
+"""The longest the backlog waits for a retry when no catalogue batch wakes it."""
+
+T = TypeVar("T")
 
 
 class EndOffsets:
@@ -93,6 +111,61 @@ def caught_up(
     )
 
 
+async def coalesce(
+    source: AsyncIterable[Sequence[T]],
+    *,
+    lagging: Callable[[Sequence[T]], bool],
+    max_size: int,
+    max_wait_s: float,
+) -> AsyncIterator[list[T]]:
+    """Re-batch `source`: each batch goes out as it arrives, unless `lagging(batch)` says
+    more records are already waiting; then batches are joined until `max_size` records,
+    `max_wait_s` after the first of them, or a batch that does not lag.
+
+    The next batch is asked for before one is handed out (so `source` keeps filling while
+    the caller works on it); order is kept; nothing is held back once `source` ends.
+    """
+    if max_size < 1 or max_wait_s < 0:
+        raise ValueError(f"coalesce needs max_size >= 1 and max_wait_s >= 0, not {max_size} "
+                         f"and {max_wait_s}")
+    loop = asyncio.get_running_loop()
+    batches = aiter(source)
+    pending: list[T] = []
+    deadline = 0.0
+    step: asyncio.Future[Sequence[T]] | None = None
+    try:
+        while True:
+            if step is None:
+                step = asyncio.ensure_future(anext(batches))
+            if pending:
+                await asyncio.wait({step}, timeout=max(0.0, deadline - loop.time()))
+                if not step.done():  # waited long enough: hand out what we have
+                    out, pending = pending, []
+                    yield out
+                    continue
+            else:
+                await asyncio.wait({step})
+            taken, step = step, None
+            try:
+                batch = taken.result()
+            except StopAsyncIteration:
+                break
+            step = asyncio.ensure_future(anext(batches))  # fills while the caller works
+            if not pending:
+                deadline = loop.time() + max_wait_s
+            pending.extend(batch)
+            if len(pending) >= max_size or not lagging(batch) or loop.time() >= deadline:
+                out, pending = pending, []
+                yield out
+        if pending:
+            yield pending
+    finally:  # closed early (the agent stops): drop the batch being taken, if any
+        if step is not None:
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await step
+
+
 @dataclass
 class WorkerResult:
     exit_code: int
@@ -110,13 +183,21 @@ class Worker:
         bootstrap: str,
         group_id: str,
         batch_size: int = 500,
-        batch_within_s: float = 0.2,
+        batch_within_s: float = 0.02,
+        catchup_batch_size: int = 5000,
+        catchup_within_s: float = 1.0,
         until_idle_s: float | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.bootstrap = bootstrap
         self.batch_size = batch_size
+        """The most records faust hands over at a time."""
         self.batch_within_s = batch_within_s
+        """How long faust's buffer waits for more records before handing over what it has."""
+        self.catchup_batch_size = max(batch_size, catchup_batch_size)
+        """The most records per transaction, reached only while lagging."""
+        self.catchup_within_s = catchup_within_s
+        """The longest records are held to join a larger batch while lagging."""
         self.until_idle_s = until_idle_s
         self.counters: Counter[str] = Counter()
         self.fatal: BaseException | None = None
@@ -128,6 +209,10 @@ class Worker:
         self._dossier_lock = asyncio.Lock()
         self._kafka_lock = asyncio.Lock()
         self._paused = False
+        self._catalogue_progress = asyncio.Event()
+        self._known_positions: tuple[dict[str, int], dict[str, dict[TopicPartition, int]]] = (
+            {}, {}
+        )
         self.app = create_app(
             bootstrap=bootstrap,
             group_id=group_id,
@@ -151,17 +236,41 @@ class Worker:
 
         @app.agent(catalogue, concurrency=1, name="onestop.project_catalogue")
         async def project_catalogue(stream: Any) -> None:
-            async for events in stream.take_events(self.batch_size, within=self.batch_within_s):
+            async for events in self._batches(stream):
                 await self.handle(events, dossier=False)
 
         @app.agent(dossiers, concurrency=1, name="onestop.project_dossiers")
         async def project_dossiers(stream: Any) -> None:
-            async for events in stream.take_events(self.batch_size, within=self.batch_within_s):
+            async for events in self._batches(stream):
                 await self.handle(events, dossier=True)
 
         app.task(self._retry_backlog)
         if self.until_idle_s is not None:
             app.task(self._watch_idle)
+
+    def _batches(self, stream: Any) -> AsyncIterator[list[Any]]:
+        return coalesce(
+            stream.take_events(self.batch_size, within=self.batch_within_s),
+            lagging=self._lagging,
+            max_size=self.catchup_batch_size,
+            max_wait_s=self.catchup_within_s,
+        )
+
+    def _lagging(self, events: Sequence[Any]) -> bool:
+        """Whether the broker (as of the consumer's last fetch) holds records past `events`
+        on one of their partitions: more are on their way, so wait for them."""
+        last: dict[Any, int] = {}
+        for event in events:
+            last[event.message.tp] = event.message.offset
+        consumer = self.app.consumer
+        for tp, offset in last.items():
+            try:
+                highwater = consumer.highwater(tp)
+            except (AssertionError, KeyError):  # no longer assigned: nothing more to wait for
+                continue
+            if highwater is not None and highwater > offset + 1:
+                return True
+        return False
 
     async def _kafka(self) -> tuple[DlqSender, EndOffsets]:
         # Both agents and the idle watcher ask at once on start: without the lock each
@@ -197,8 +306,8 @@ class Worker:
         if dossier:
             async with self._dossier_lock:
                 await self._process_dossiers(records)
-        else:
-            await self._process(records, catalogue_caught_up=True)
+        elif await self._process(records, catalogue_caught_up=True):
+            self._catalogue_progress.set()  # the backlog may be appliable now
 
     async def _process(self, records: list[SourceRecord], *, catalogue_caught_up: bool) -> bool:
         if self.fatal is not None or self._stopping:
@@ -221,21 +330,35 @@ class Worker:
         self._backlog.extend(records)
         if not self._backlog:
             return
-        _, ends = await self._kafka()
-        target = await ends.fetch([CATALOGUE_TOPIC])
-        positions = await asyncio.to_thread(self.pipeline.positions)
-        if not caught_up(positions, target):
+        if not await self._catalogue_caught_up():
             self.counters["deferred.waits"] += 1
             if len(self._backlog) > BACKLOG_PAUSE and not self._paused:
                 self._set_dossiers_paused(True)
             return
+        size = self.catchup_batch_size
         while self._backlog:
-            chunk, rest = self._backlog[: self.batch_size], self._backlog[self.batch_size :]
+            chunk, rest = self._backlog[:size], self._backlog[size:]
             if not await self._process(chunk, catalogue_caught_up=True):
                 return
             self._backlog = rest
         if self._paused:
             self._set_dossiers_paused(False)
+
+    async def _catalogue_caught_up(self) -> bool:
+        """Whether every projection's stored catalogue positions reach the topic's end now.
+
+        The ends are read from the broker each time. Stored positions only move forward
+        within a projection version, so positions read earlier (for the same live versions)
+        that already reach the ends prove it without a database read."""
+        _, ends = await self._kafka()
+        target = await ends.fetch([CATALOGUE_TOPIC])
+        versions = {name: store.version for name, store in self.pipeline.stores.items()}
+        known_versions, known = self._known_positions
+        if known_versions == versions and caught_up(known, target):
+            return True
+        positions = await asyncio.to_thread(self.pipeline.positions)
+        self._known_positions = (versions, positions)
+        return caught_up(positions, target)
 
     def _set_dossiers_paused(self, paused: bool) -> None:
         consumer = self.app.consumer
@@ -254,7 +377,9 @@ class Worker:
     async def _retry_backlog(self) -> None:
         """Offer deferred dossier records again when no new batch does it."""
         while not self._stopping:
-            await asyncio.sleep(0.5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._catalogue_progress.wait(), RETRY_EVERY_S)
+            self._catalogue_progress.clear()
             if self._backlog and not self._dossier_lock.locked():
                 async with self._dossier_lock:
                     await self._process_dossiers([])

@@ -95,6 +95,7 @@ def run_worker(settings: Settings, until_idle: float | None, group_id: str) -> i
         bootstrap=settings.require_kafka(),
         group_id=group_id,
         batch_size=settings.batch_size,
+        catchup_batch_size=settings.catchup_batch_size,
         until_idle_s=until_idle,
     )
     started = time.perf_counter()

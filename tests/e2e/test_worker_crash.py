@@ -46,6 +46,7 @@ pytestmark = pytest.mark.e2e
 SPEC = WorkloadSpec(seed=11, dossiers=3000, procedures=200, departments=6, communes=10)
 KILLS = 6
 SEED = 20_251_106
+CATCHUP = {"ONESTOP_CATCHUP_BATCH_SIZE": "500"}
 
 
 
@@ -79,7 +80,8 @@ def test_a_worker_killed_at_random_moments_loses_nothing_and_applies_nothing_twi
                 f"the worker reached the end after {len(killed_at)} kills; "
                 "publish a bigger province"
             )
-            worker = cli.start("worker", log=log)
+            # small catch-up batches, so that the kills land mid-stream, between many commits
+            worker = cli.start("worker", log=log, env=CATCHUP)
             try:
                 wait_until(
                     lambda: _progress(engine, ends) > before or not worker.alive(),  # noqa: B023
@@ -97,7 +99,7 @@ def test_a_worker_killed_at_random_moments_loses_nothing_and_applies_nothing_twi
         assert last < count, "the last kill came after the end; nothing left for the restart"
 
         # and a last run goes on until idle
-        final = ok(cli.run("worker", "--until-idle", "2"))
+        final = ok(cli.run("worker", "--until-idle", "2", env=CATCHUP))
 
         # then every projection is at the log end
         assert _progress(engine, ends) == count

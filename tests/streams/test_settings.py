@@ -46,6 +46,7 @@ def test_every_variable_overrides_its_field(tmp_path: Path, no_stack: None) -> N
         "ONESTOP_DOSSIER_PARTITIONS": "24",
         "ONESTOP_MAX_RECORD_BYTES": "2048",
         "ONESTOP_BATCH_SIZE": "1000",
+        "ONESTOP_CATCHUP_BATCH_SIZE": "8000",
     }
 
     settings = Settings.from_env(env)
@@ -56,6 +57,7 @@ def test_every_variable_overrides_its_field(tmp_path: Path, no_stack: None) -> N
     assert settings.pii_hmac_key == "s3cret" and not settings.is_dev_pii_key
     assert (settings.catalogue_partitions, settings.dossier_partitions) == (6, 24)
     assert (settings.max_record_bytes, settings.batch_size) == (2048, 1000)
+    assert settings.catchup_batch_size == 8000
 
 
 def test_the_running_local_stack_fills_in_kafka_and_the_registry(
@@ -99,6 +101,7 @@ def test_needing_kafka_without_any_says_how_to_get_it(tmp_path: Path, no_stack: 
         ("ONESTOP_DOSSIER_PARTITIONS", "twelve"),
         ("ONESTOP_CATALOGUE_PARTITIONS", "0"),
         ("ONESTOP_BATCH_SIZE", "-5"),
+        ("ONESTOP_CATCHUP_BATCH_SIZE", "0"),
         ("ONESTOP_MAX_RECORD_BYTES", "10"),
     ],
 )
