@@ -76,7 +76,7 @@ class BenchOptions:
     naive_sample: int = 2000
     rates: tuple[float, ...] = (100.0, 500.0)
     rate_seconds: float = 20.0
-    batch: int = 5000
+    batch: int = 20_000  # = `onestop replay`'s default
     timeout_s: float = 7200.0
     profile: bool = True
     profile_events: int = 200_000

@@ -55,7 +55,7 @@ def _rates(value: str) -> tuple[float, ...]:
 @click.option("--rates", default="100,500", show_default=True, metavar="R1,R2",
               help="input rates (events/s) for the latency phase; empty for none")
 @click.option("--rate-seconds", type=click.FloatRange(1), default=20.0, show_default=True)
-@click.option("--batch", type=click.IntRange(1), default=5000, show_default=True,
+@click.option("--batch", type=click.IntRange(1), default=20_000, show_default=True,
               help="records per batch for the replay and the raw loop")
 @click.option("--no-profile", is_flag=True, help="skip the profiled replay")
 @click.option("--profile-events", type=click.IntRange(1000), default=200_000, show_default=True,
