@@ -12,6 +12,7 @@
 | `ONESTOP_MAX_RECORD_BYTES` | `max_record_bytes` | 1 MiB |
 | `ONESTOP_BATCH_SIZE` | `batch_size` | 500 |
 | `ONESTOP_CATCHUP_BATCH_SIZE` | `catchup_batch_size` | 5000 (per commit while behind) |
+| `ONESTOP_BACKLOG_PAUSE` | `backlog_pause` | 20000 (deferred dossier records) |
 
 `ONESTOP_SCHEMA_REGISTRY_URL` is the root of the Confluent REST API (for Apicurio
 `http://host:port/apis/ccompat/v7`). Everything else gets explicit arguments.
@@ -86,6 +87,7 @@ class Settings:
     max_record_bytes: int = 1024 * 1024
     batch_size: int = 500
     catchup_batch_size: int = 5000
+    backlog_pause: int = 20_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +117,7 @@ class Settings:
             max_record_bytes=_int(env, "MAX_RECORD_BYTES", 1024 * 1024, minimum=1024),
             batch_size=_int(env, "BATCH_SIZE", 500),
             catchup_batch_size=_int(env, "CATCHUP_BATCH_SIZE", 5000),
+            backlog_pause=_int(env, "BACKLOG_PAUSE", 20_000),
         )
 
     @property

@@ -24,7 +24,17 @@ fetcher once the dossier buffer fills, and with it the catalogue): it holds the 
 backlog, in arrival order, applied with the next batch or by a retry task once the catalogue
 has caught up (woken by each catalogue batch this worker commits, and every 0.5 s in case
 another worker owns the catalogue). While the backlog is large, the dossier partitions are
-paused, so memory stays bounded.
+paused, so memory stays bounded. The pause must lose nothing: faust's `pause_partitions`
+only drops the partitions from its active set, and its fetch loop then silently discards
+records of those partitions already fetched (the consumer's position has moved past them),
+so the worker pauses with faust's flow-control pair `on_buffer_full` / `on_buffer_drop`
+instead, which stops new fetches but still delivers what was fetched.
+
+Rebalances: the claim seeks every assigned partition back to the stored positions, so
+records taken before it (in faust's take buffer, in `coalesce`, in the backlog) will come
+again. They are dropped — the events by the consumer generation faust stamps on each
+message, the backlog when the generation it was filled in is not the current one — so no
+record taken before the seek can be applied after records it came before were forgotten.
 
 Failure policy: a batch that fails for an unknown reason stops the worker (exit code 1)
 and nothing after it is processed; the batch is not in the database, so the next start
@@ -186,6 +196,7 @@ class Worker:
         batch_within_s: float = 0.02,
         catchup_batch_size: int = 5000,
         catchup_within_s: float = 1.0,
+        backlog_pause: int = BACKLOG_PAUSE,
         until_idle_s: float | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -197,6 +208,8 @@ class Worker:
         self.catchup_batch_size = max(batch_size, catchup_batch_size)
         """The most records per transaction, reached only while lagging."""
         self.catchup_within_s = catchup_within_s
+        self.backlog_pause = backlog_pause
+        """Deferred dossier records held before the dossier partitions are paused."""
         """The longest records are held to join a larger batch while lagging."""
         self.until_idle_s = until_idle_s
         self.counters: Counter[str] = Counter()
@@ -206,6 +219,8 @@ class Worker:
         self._producer: AIOKafkaProducer | None = None
         self._ends: EndOffsets | None = None
         self._backlog: list[SourceRecord] = []
+        self._backlog_generation: int | None = None
+        """The consumer generation the backlog was taken in."""
         self._dossier_lock = asyncio.Lock()
         self._kafka_lock = asyncio.Lock()
         self._paused = False
@@ -225,7 +240,7 @@ class Worker:
 
     def _claim(self, assigned: Set[TopicPartition]) -> Mapping[TopicPartition, int]:
         positions = self.pipeline.claim(assigned)
-        self._backlog = []  # the new assignment re-reads from the stored positions
+        # The backlog is dropped on the event loop, by generation (`_process_dossiers`).
         log.info("claimed %d partitions; seeking to stored positions", len(positions))
         return positions
 
@@ -297,12 +312,15 @@ class Worker:
     async def handle(self, events: Sequence[Any], *, dossier: bool) -> None:
         if self.fatal is not None or self._stopping:
             return
+        messages = self._current([e.message for e in events])
         records = [
             SourceRecord(
                 m.topic, m.partition, m.offset, m.key, m.value or b"", int(m.timestamp * 1000)
             )
-            for m in (e.message for e in events)
+            for m in messages
         ]
+        if not records:
+            return
         if dossier:
             async with self._dossier_lock:
                 await self._process_dossiers(records)
@@ -327,18 +345,26 @@ class Worker:
 
     async def _process_dossiers(self, records: list[SourceRecord]) -> None:
         """Apply dossier records once the catalogue has caught up; hold them until then."""
+        generation = self._generation()
+        if self._backlog_generation != generation:
+            if self._backlog:
+                self._drop_backlog("a rebalance: they come again from the stored positions")
+            self._backlog_generation = generation
         self._backlog.extend(records)
         if not self._backlog:
             return
         if not await self._catalogue_caught_up():
             self.counters["deferred.waits"] += 1
-            if len(self._backlog) > BACKLOG_PAUSE and not self._paused:
+            if len(self._backlog) > self.backlog_pause and not self._paused:
                 self._set_dossiers_paused(True)
             return
         size = self.catchup_batch_size
         while self._backlog:
             chunk, rest = self._backlog[:size], self._backlog[size:]
             if not await self._process(chunk, catalogue_caught_up=True):
+                return
+            if self._generation() != generation:  # rebalanced meanwhile: the rest comes again
+                self._drop_backlog("a rebalance during the batch")
                 return
             self._backlog = rest
         if self._paused:
@@ -360,14 +386,35 @@ class Worker:
         self._known_positions = (versions, positions)
         return caught_up(positions, target)
 
+    def _generation(self) -> int:
+        return int(self.app.consumer_generation_id)
+
+    def _current(self, messages: list[Any]) -> list[Any]:
+        """`messages` without those fetched before the last rebalance (they come again)."""
+        generation = self._generation()
+        current = [m for m in messages if m.generation_id in (None, generation)]
+        if len(current) != len(messages):
+            stale = len(messages) - len(current)
+            self.counters["stale"] += stale
+            log.info("dropped %d records taken before the last rebalance", stale)
+        return current
+
+    def _drop_backlog(self, why: str) -> None:
+        self.counters["stale"] += len(self._backlog)
+        log.info("dropped a backlog of %d dossier records after %s", len(self._backlog), why)
+        self._backlog = []
+
     def _set_dossiers_paused(self, paused: bool) -> None:
         consumer = self.app.consumer
         tps = [tp for tp in consumer.assignment() if tp.topic == DOSSIER_TOPIC]
-        if paused:
-            consumer.pause_partitions(tps)
-        else:
-            consumer.resume_partitions(tps)
+        for tp in tps:  # not pause_partitions: see the module docstring
+            if paused:
+                consumer.on_buffer_full(tp)
+            else:
+                consumer.on_buffer_drop(tp)
         self._paused = paused
+        if paused:
+            self.counters["paused"] += 1
         log.info(
             "dossier partitions %s (backlog %d)",
             "paused" if paused else "resumed",

@@ -96,6 +96,7 @@ def run_worker(settings: Settings, until_idle: float | None, group_id: str) -> i
         group_id=group_id,
         batch_size=settings.batch_size,
         catchup_batch_size=settings.catchup_batch_size,
+        backlog_pause=settings.backlog_pause,
         until_idle_s=until_idle,
     )
     started = time.perf_counter()
@@ -114,6 +115,13 @@ def run_worker(settings: Settings, until_idle: float | None, group_id: str) -> i
             f"parked {c.get('parked', 0)}",
             err=True,
         )
+    flow = result.counters
+    click.echo(
+        f"  flow     waits for the catalogue {flow.get('deferred.waits', 0)}, dossier partitions "
+        f"paused {flow.get('paused', 0)} times, stale records dropped after a rebalance "
+        f"{flow.get('stale', 0)}",
+        err=True,
+    )
     if result.error is not None:
         click.echo(f"error: worker stopped by a failed batch: {result.error!r}", err=True)
     return result.exit_code
