@@ -52,6 +52,7 @@ from projections.store import (
     set_live_version,
 )
 from projections.store import positions as stored
+from projections.store.cache import DEFAULT_MAX_AGGREGATES
 from projections.store.meta import META, POSITIONS
 from schemas.codec import AvroCodec
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
@@ -180,6 +181,8 @@ class ReplayContext:
     bootstrap: str
     max_record_bytes: int
     max_records: int = 20_000
+    max_cached: int = DEFAULT_MAX_AGGREGATES
+    """Dossier aggregates per projection kept decoded in memory (`StateCache`)."""
 
 
 @dataclass
@@ -214,7 +217,8 @@ class _Builder:
         self.pipeline = Pipeline(
             ctx.build_engine, ctx.codec, stores,
             {name: ctx.policies[name] for name in stores},
-            max_record_bytes=ctx.max_record_bytes, follow_live=False, exclusive=True)
+            max_record_bytes=ctx.max_record_bytes, follow_live=False, exclusive=True,
+            max_cached=ctx.max_cached)
         self.pipeline.claim(reader.partitions)
         self.events = 0
         self.total = 0

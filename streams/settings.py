@@ -13,6 +13,7 @@
 | `ONESTOP_BATCH_SIZE` | `batch_size` | 500 |
 | `ONESTOP_CATCHUP_BATCH_SIZE` | `catchup_batch_size` | 5000 (per commit while behind) |
 | `ONESTOP_BACKLOG_PAUSE` | `backlog_pause` | 20000 (deferred dossier records) |
+| `ONESTOP_REPLAY_CACHE` | `replay_cache` | 200000 (aggregates per projection) |
 
 `ONESTOP_SCHEMA_REGISTRY_URL` is the root of the Confluent REST API (for Apicurio
 `http://host:port/apis/ccompat/v7`). Everything else gets explicit arguments.
@@ -88,6 +89,7 @@ class Settings:
     batch_size: int = 500
     catchup_batch_size: int = 5000
     backlog_pause: int = 20_000
+    replay_cache: int = 200_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,6 +120,7 @@ class Settings:
             batch_size=_int(env, "BATCH_SIZE", 500),
             catchup_batch_size=_int(env, "CATCHUP_BATCH_SIZE", 5000),
             backlog_pause=_int(env, "BACKLOG_PAUSE", 20_000),
+            replay_cache=_int(env, "REPLAY_CACHE", 200_000),
         )
 
     @property

@@ -60,7 +60,7 @@ def _context(settings: Settings, max_records: int = 20_000) -> Iterator[ReplayCo
             engine=engine, build_engine=build_engine, codec=open_codec(settings),
             policies=build_policies(settings.pii_hmac_key.encode("utf-8")),
             bootstrap=settings.require_kafka(), max_record_bytes=settings.max_record_bytes,
-            max_records=max_records)
+            max_records=max_records, max_cached=settings.replay_cache)
     finally:
         build_engine.dispose()
         engine.dispose()

@@ -48,6 +48,7 @@ def test_every_variable_overrides_its_field(tmp_path: Path, no_stack: None) -> N
         "ONESTOP_BATCH_SIZE": "1000",
         "ONESTOP_CATCHUP_BATCH_SIZE": "8000",
         "ONESTOP_BACKLOG_PAUSE": "300",
+        "ONESTOP_REPLAY_CACHE": "1000",
     }
 
     settings = Settings.from_env(env)
@@ -59,6 +60,7 @@ def test_every_variable_overrides_its_field(tmp_path: Path, no_stack: None) -> N
     assert (settings.catalogue_partitions, settings.dossier_partitions) == (6, 24)
     assert (settings.max_record_bytes, settings.batch_size) == (2048, 1000)
     assert (settings.catchup_batch_size, settings.backlog_pause) == (8000, 300)
+    assert settings.replay_cache == 1000
 
 
 def test_the_running_local_stack_fills_in_kafka_and_the_registry(
