@@ -319,6 +319,18 @@ def store_dumps(database_url: str) -> dict[str, CanonicalDump]:
             return {p: stores[p].dump(conn) for p in PROJECTIONS}
 
 
+def assert_stores_equal_the_reference_fold(cli: Cli, services: Services) -> None:
+    """Every live projection table equals the reference fold of both topics (an uninterrupted
+    run), and nothing went to either DLQ."""
+    expected = reference_dumps(decoded_topics(services))
+    stored = store_dumps(cli.database_url)
+    for projection in PROJECTIONS:
+        for table, rows in expected[projection].items():
+            assert stored[projection][table] == rows, f"{projection}.{table} differs"
+    assert read_dlq(services.kafka_bootstrap, DOSSIER_TOPIC) == []
+    assert read_dlq(services.kafka_bootstrap, CATALOGUE_TOPIC) == []
+
+
 def stored_positions(engine: Engine) -> dict[str, dict[tuple[str, int], int]]:
     """`projection_positions` as {projection: {(topic, partition): next_offset}} — read
     only (no tables created), empty while the worker has not created them yet."""

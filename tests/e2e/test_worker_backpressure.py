@@ -21,11 +21,8 @@ from projections.records import PROJECTIONS
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
 from tests.e2e.helpers import (
     Cli,
-    decoded_topics,
+    assert_stores_equal_the_reference_fold,
     ok,
-    read_dlq,
-    reference_dumps,
-    store_dumps,
     topic_ends,
     worker_counters,
 )
@@ -63,9 +60,4 @@ def test_a_worker_pausing_the_dossier_partitions_loses_nothing(
             "records": count, "applied": count, "duplicates": 0, "rejected": 0, "parked": 0,
         }, (projection, final.stderr)
     # and the projections are the reference fold of the topics
-    expected = reference_dumps(decoded_topics(services))
-    stored = store_dumps(cli.database_url)
-    for projection in PROJECTIONS:
-        for table, rows in expected[projection].items():
-            assert stored[projection][table] == rows, f"{projection}.{table} differs"
-    assert read_dlq(services.kafka_bootstrap, DOSSIER_TOPIC) == []
+    assert_stores_equal_the_reference_fold(cli, services)

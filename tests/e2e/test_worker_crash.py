@@ -24,11 +24,8 @@ from projections.store import make_engine
 from schemas.events import CATALOGUE_TOPIC, DOSSIER_TOPIC
 from tests.e2e.helpers import (
     Cli,
-    decoded_topics,
+    assert_stores_equal_the_reference_fold,
     ok,
-    read_dlq,
-    reference_dumps,
-    store_dumps,
     stored_positions,
     tail,
     topic_ends,
@@ -118,10 +115,4 @@ def test_a_worker_killed_at_random_moments_loses_nothing_and_applies_nothing_twi
     assert len({after for _, after in killed_at}) == KILLS, killed_at
 
     # and the result is that of an uninterrupted run: the reference fold of the topics
-    expected = reference_dumps(decoded_topics(services))
-    stored = store_dumps(cli.database_url)
-    for projection in PROJECTIONS:
-        for table, rows in expected[projection].items():
-            assert stored[projection][table] == rows, f"{projection}.{table} differs"
-    assert read_dlq(services.kafka_bootstrap, DOSSIER_TOPIC) == []
-    assert read_dlq(services.kafka_bootstrap, CATALOGUE_TOPIC) == []
+    assert_stores_equal_the_reference_fold(cli, services)
